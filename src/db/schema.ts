@@ -1,0 +1,149 @@
+import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+});
+
+/** One row per workflow: the persisted XState snapshot plus the columns the API filters on. */
+export const workflows = pgTable(
+  'workflows',
+  {
+    id: text().primaryKey(),
+    name: text().notNull(),
+    phase: text().notNull(),
+    status: text().notNull(),
+    snapshot: jsonb().notNull(),
+    machineVersion: integer().notNull(),
+    /** Optimistic concurrency: every persisted change adds one; equals the last audit seq. */
+    version: integer().notNull(),
+    correlationId: text(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('workflows_created_idx').on(t.createdAt.desc(), t.id.desc()), index('workflows_status_idx').on(t.status)],
+);
+
+/** The audit trail: one row per persisted change, seq gapless from 1 per workflow. */
+export const workflowTransitions = pgTable(
+  'workflow_transitions',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    seq: integer().notNull(),
+    eventType: text().notNull(),
+    event: jsonb().notNull(),
+    fromPhase: text(),
+    toPhase: text().notNull(),
+    value: jsonb().notNull(),
+    status: text().notNull(),
+    at: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    durationMs: integer(),
+    correlationId: text(),
+    actor: text(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.seq] })],
+);
+
+/** Uploaded files, kept as bytes: never in the snapshot. */
+export const datasetFiles = pgTable(
+  'dataset_files',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    idx: integer().notNull(),
+    name: text().notNull(),
+    format: text(),
+    sizeBytes: bigint({ mode: 'number' }).notNull(),
+    content: bytea().notNull(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.idx] })],
+);
+
+/** Step outputs too big for the snapshot, keyed by (workflow, key) so a re-run step overwrites. */
+export const artifacts = pgTable(
+  'artifacts',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    key: text().notNull(),
+    data: jsonb().notNull(),
+    updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.key] })],
+);
+
+/** Every step attempt, whatever its outcome. */
+export const stepRuns = pgTable(
+  'step_runs',
+  {
+    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    phase: text().notNull(),
+    attempt: integer().notNull(),
+    startedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+    endedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    durationMs: integer(),
+    outcome: text().notNull(),
+    error: jsonb(),
+  },
+  (t) => [index('step_runs_workflow_idx').on(t.workflowId, t.id), index('step_runs_started_idx').on(t.startedAt)],
+);
+
+/** The normalised inventory: one row per asset, keyed by workflow and a stable asset key. */
+export const assets = pgTable(
+  'assets',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    assetKey: text().notNull(),
+    name: text(),
+    assetType: text().notNull(),
+    assetSubtype: text(),
+    environment: text(),
+    osFamily: text(),
+    application: text(),
+    data: jsonb().notNull(),
+    contentHash: text().notNull(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.assetKey] }), index('assets_type_idx').on(t.workflowId, t.assetType)],
+);
+
+export const dependencies = pgTable(
+  'dependencies',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    edgeKey: text().notNull(),
+    sourceKey: text().notNull(),
+    targetKey: text().notNull(),
+    type: text().notNull(),
+    origin: text().notNull(),
+    port: integer(),
+    count: integer().notNull(),
+    data: jsonb().notNull(),
+    contentHash: text().notNull(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.edgeKey] })],
+);
+
+export type WorkflowRow = typeof workflows.$inferSelect;
+export type NewWorkflowRow = typeof workflows.$inferInsert;
+export type TransitionRow = typeof workflowTransitions.$inferSelect;
+export type NewTransitionRow = typeof workflowTransitions.$inferInsert;
+export type DatasetFileRow = typeof datasetFiles.$inferSelect;
+export type ArtifactRow = typeof artifacts.$inferSelect;
+export type StepRunRow = typeof stepRuns.$inferSelect;
+export type AssetRow = typeof assets.$inferSelect;
+export type DependencyRow = typeof dependencies.$inferSelect;

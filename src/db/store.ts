@@ -1,0 +1,417 @@
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import type { Database } from './client.ts';
+import {
+  artifacts,
+  assets,
+  datasetFiles,
+  dependencies,
+  stepRuns,
+  workflowTransitions,
+  workflows,
+  type AssetRow,
+  type DependencyRow,
+  type NewTransitionRow,
+  type NewWorkflowRow,
+  type StepRunRow,
+  type TransitionRow,
+  type WorkflowRow,
+} from './schema.ts';
+
+export interface NewDatasetFile {
+  name: string;
+  format: string | null;
+  content: Uint8Array;
+}
+
+/** One persisted change of one workflow: its new row state plus the audit row that explains it. */
+export interface WorkflowChange {
+  workflowId: string;
+  /** The version the row must still have; the change writes expectedVersion + 1. */
+  expectedVersion: number;
+  phase: string;
+  status: string;
+  snapshot: unknown;
+  machineVersion: number;
+  at: Date;
+  transition: Omit<NewTransitionRow, 'workflowId' | 'seq' | 'at'>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface UpsertCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+}
+
+export interface AssetInput {
+  assetKey: string;
+  name: string | null;
+  assetType: string;
+  assetSubtype: string | null;
+  environment: string | null;
+  osFamily: string | null;
+  application: string | null;
+  data: unknown;
+}
+
+export interface DependencyInput {
+  edgeKey: string;
+  sourceKey: string;
+  targetKey: string;
+  type: string;
+  origin: string;
+  port: number | null;
+  count: number;
+  data: unknown;
+}
+
+export interface NewStepRun {
+  workflowId: string;
+  phase: string;
+  attempt: number;
+  startedAt: Date;
+  endedAt: Date;
+  outcome: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+  error: unknown;
+}
+
+/** Thrown when a workflow row no longer has the version a writer expected. */
+export class VersionConflictError extends Error {
+  readonly workflowIds: string[];
+  constructor(workflowIds: string[]) {
+    super(`Version conflict on workflow(s) ${workflowIds.join(', ')}: another writer changed them first.`);
+    this.workflowIds = workflowIds;
+  }
+}
+
+const TERMINAL_STATUSES = ['completed', 'failed'];
+const UPSERT_BATCH = 1_000;
+
+function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha1').update(JSON.stringify(value)).digest('base64url');
+}
+
+function encodeCursor(parts: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+/** Decodes a cursor made by encodeCursor; null for anything else. */
+export function decodeCursor(cursor: string | undefined, arity: number): (string | number)[] | null {
+  if (!cursor) return null;
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parts) && parts.length === arity && parts.every((p) => typeof p === 'string' || typeof p === 'number')) return parts;
+  } catch {
+    // fall through: a malformed cursor is reported by the caller
+  }
+  return null;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('The cursor is not one this service issued; pass nextCursor from the previous page unchanged.');
+  }
+}
+
+function cursorOrThrow(cursor: string | undefined, arity: number): (string | number)[] | null {
+  const parts = decodeCursor(cursor, arity);
+  if (cursor && !parts) throw new InvalidCursorError();
+  return parts;
+}
+
+/** All SQL of the service. Every method is a factory-free call on the injected database. */
+export class WorkflowStore {
+  constructor(readonly db: Database) {}
+
+  async ping(): Promise<void> {
+    await this.db.execute(sql`select 1`);
+  }
+
+  /** Inserts a workflow with its first audit row and its files, atomically. */
+  async createWorkflow(row: NewWorkflowRow, transition: NewTransitionRow, files: NewDatasetFile[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.insert(workflows).values(row);
+      await tx.insert(workflowTransitions).values(transition);
+      if (files.length > 0) {
+        await tx.insert(datasetFiles).values(
+          files.map((f, idx) => ({ workflowId: row.id, idx, name: f.name, format: f.format, sizeBytes: f.content.byteLength, content: f.content })),
+        );
+      }
+    });
+  }
+
+  /**
+   * Persists the changes of many workflows in one transaction (group commit). Per workflow the row
+   * gets its latest state, guarded by the version its first change expected; every change adds one
+   * audit row with seq = its new version. Any version mismatch rolls the whole batch back.
+   */
+  async persistChanges(changes: WorkflowChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const latest = new Map<string, { first: WorkflowChange; last: WorkflowChange; count: number }>();
+    const audit: NewTransitionRow[] = [];
+    for (const change of changes) {
+      const entry = latest.get(change.workflowId);
+      if (entry) {
+        if (change.expectedVersion !== entry.last.expectedVersion + 1) {
+          throw new Error(`Changes of workflow ${change.workflowId} are not contiguous (${entry.last.expectedVersion} then ${change.expectedVersion}).`);
+        }
+        entry.last = change;
+        entry.count += 1;
+      } else {
+        latest.set(change.workflowId, { first: change, last: change, count: 1 });
+      }
+      audit.push({ ...change.transition, workflowId: change.workflowId, seq: change.expectedVersion + 1, at: change.at });
+    }
+    const values = [...latest.values()].map(
+      ({ first, last }) =>
+        sql`(${last.workflowId}, ${first.expectedVersion}::int, ${last.expectedVersion + 1}::int, ${last.phase}, ${last.status}, ${JSON.stringify(last.snapshot)}::jsonb, ${last.machineVersion}::int, ${last.at.toISOString()}::timestamptz)`,
+    );
+    await this.db.transaction(async (tx) => {
+      const updated = rowsOf<{ id: string }>(
+        await tx.execute(sql`
+          update ${workflows} as w set
+            phase = v.phase, status = v.status, snapshot = v.snapshot, machine_version = v.machine_version,
+            version = v.version, updated_at = v.at
+          from (values ${sql.join(values, sql`, `)}) as v(id, expected, version, phase, status, snapshot, machine_version, at)
+          where w.id = v.id and w.version = v.expected
+          returning w.id`),
+      );
+      if (updated.length !== latest.size) {
+        const ok = new Set(updated.map((r) => r.id));
+        throw new VersionConflictError([...latest.keys()].filter((id) => !ok.has(id)));
+      }
+      await tx.insert(workflowTransitions).values(audit);
+    });
+  }
+
+  async getWorkflow(id: string): Promise<WorkflowRow | null> {
+    const [row] = await this.db.select().from(workflows).where(eq(workflows.id, id)).limit(1);
+    return row ?? null;
+  }
+
+  async listWorkflows(filter: { status?: string; phase?: string; limit: number; cursor?: string }): Promise<Page<WorkflowRow>> {
+    const after = cursorOrThrow(filter.cursor, 2);
+    const conditions: SQL[] = [];
+    if (filter.status) conditions.push(eq(workflows.status, filter.status));
+    if (filter.phase) conditions.push(eq(workflows.phase, filter.phase));
+    if (after) {
+      const [createdAt, id] = after as [string, string];
+      const at = new Date(createdAt);
+      conditions.push(or(lt(workflows.createdAt, at), and(eq(workflows.createdAt, at), lt(workflows.id, id)))!);
+    }
+    const rows = await this.db
+      .select()
+      .from(workflows)
+      .where(and(...conditions))
+      .orderBy(desc(workflows.createdAt), desc(workflows.id))
+      .limit(filter.limit + 1);
+    const items = rows.slice(0, filter.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
+  }
+
+  /** Workflows that are neither completed nor failed: the ones to restore at start-up. */
+  async listUnfinished(): Promise<WorkflowRow[]> {
+    return this.db.select().from(workflows).where(notInArray(workflows.status, TERMINAL_STATUSES)).orderBy(asc(workflows.createdAt));
+  }
+
+  async setStatus(id: string, status: string): Promise<void> {
+    await this.db.update(workflows).set({ status }).where(eq(workflows.id, id));
+  }
+
+  async getHistory(id: string, page: { limit: number; cursor?: string }): Promise<Page<TransitionRow>> {
+    const after = cursorOrThrow(page.cursor, 1);
+    const rows = await this.db
+      .select()
+      .from(workflowTransitions)
+      .where(and(eq(workflowTransitions.workflowId, id), after ? gt(workflowTransitions.seq, Number(after[0])) : undefined))
+      .orderBy(asc(workflowTransitions.seq))
+      .limit(page.limit + 1);
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.seq]) : null };
+  }
+
+  async loadFiles(workflowId: string): Promise<{ name: string; format: string | null; content: Uint8Array }[]> {
+    return this.db
+      .select({ name: datasetFiles.name, format: datasetFiles.format, content: datasetFiles.content })
+      .from(datasetFiles)
+      .where(eq(datasetFiles.workflowId, workflowId))
+      .orderBy(asc(datasetFiles.idx));
+  }
+
+  async putArtifact(workflowId: string, key: string, data: unknown): Promise<void> {
+    await this.db
+      .insert(artifacts)
+      .values({ workflowId, key, data })
+      .onConflictDoUpdate({ target: [artifacts.workflowId, artifacts.key], set: { data, updatedAt: new Date() } });
+  }
+
+  async getArtifact<T>(workflowId: string, key: string): Promise<T | null> {
+    const [row] = await this.db
+      .select({ data: artifacts.data })
+      .from(artifacts)
+      .where(and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key)))
+      .limit(1);
+    return row ? (row.data as T) : null;
+  }
+
+  async recordStepRun(run: NewStepRun): Promise<void> {
+    await this.db.insert(stepRuns).values({ ...run, durationMs: run.endedAt.getTime() - run.startedAt.getTime() });
+  }
+
+  async listStepRuns(workflowId: string, page: { limit: number; cursor?: string }): Promise<Page<StepRunRow>> {
+    const after = cursorOrThrow(page.cursor, 1);
+    const rows = await this.db
+      .select()
+      .from(stepRuns)
+      .where(and(eq(stepRuns.workflowId, workflowId), after ? gt(stepRuns.id, Number(after[0])) : undefined))
+      .orderBy(asc(stepRuns.id))
+      .limit(page.limit + 1);
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null };
+  }
+
+  /**
+   * Makes the workflow's assets exactly `rows`: inserts new keys, updates changed ones, leaves equal
+   * ones untouched and deletes keys no longer produced. Safe to run again after a crash.
+   */
+  async replaceAssets(workflowId: string, rows: AssetInput[]): Promise<UpsertCounts> {
+    return this.db.transaction(async (tx) => {
+      const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+      for (let i = 0; i < rows.length; i += UPSERT_BATCH) {
+        const batch = rows.slice(i, i + UPSERT_BATCH).map((r) => ({ ...r, workflowId, contentHash: hashOf(r) }));
+        const written = await tx
+          .insert(assets)
+          .values(batch)
+          .onConflictDoUpdate({
+            target: [assets.workflowId, assets.assetKey],
+            set: {
+              name: sql`excluded.name`,
+              assetType: sql`excluded.asset_type`,
+              assetSubtype: sql`excluded.asset_subtype`,
+              environment: sql`excluded.environment`,
+              osFamily: sql`excluded.os_family`,
+              application: sql`excluded.application`,
+              data: sql`excluded.data`,
+              contentHash: sql`excluded.content_hash`,
+              updatedAt: sql`now()`,
+            },
+            setWhere: sql`${assets.contentHash} is distinct from excluded.content_hash`,
+          })
+          .returning({ inserted: sql<boolean>`(xmax = 0)` });
+        const inserted = written.filter((w) => w.inserted).length;
+        counts.inserted += inserted;
+        counts.updated += written.length - inserted;
+        counts.unchanged += batch.length - written.length;
+      }
+      const keys = rows.map((r) => r.assetKey);
+      const deleted = await tx
+        .delete(assets)
+        .where(and(eq(assets.workflowId, workflowId), keys.length ? sql`not (${assets.assetKey} = any(${keys}::text[]))` : undefined))
+        .returning({ key: assets.assetKey });
+      counts.deleted = deleted.length;
+      return counts;
+    });
+  }
+
+  /** Same contract as replaceAssets, for dependency edges. */
+  async replaceDependencies(workflowId: string, rows: DependencyInput[]): Promise<UpsertCounts> {
+    return this.db.transaction(async (tx) => {
+      const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
+      for (let i = 0; i < rows.length; i += UPSERT_BATCH) {
+        const batch = rows.slice(i, i + UPSERT_BATCH).map((r) => ({ ...r, workflowId, contentHash: hashOf(r) }));
+        const written = await tx
+          .insert(dependencies)
+          .values(batch)
+          .onConflictDoUpdate({
+            target: [dependencies.workflowId, dependencies.edgeKey],
+            set: {
+              sourceKey: sql`excluded.source_key`,
+              targetKey: sql`excluded.target_key`,
+              type: sql`excluded.type`,
+              origin: sql`excluded.origin`,
+              port: sql`excluded.port`,
+              count: sql`excluded.count`,
+              data: sql`excluded.data`,
+              contentHash: sql`excluded.content_hash`,
+              updatedAt: sql`now()`,
+            },
+            setWhere: sql`${dependencies.contentHash} is distinct from excluded.content_hash`,
+          })
+          .returning({ inserted: sql<boolean>`(xmax = 0)` });
+        const inserted = written.filter((w) => w.inserted).length;
+        counts.inserted += inserted;
+        counts.updated += written.length - inserted;
+        counts.unchanged += batch.length - written.length;
+      }
+      const keys = rows.map((r) => r.edgeKey);
+      const deleted = await tx
+        .delete(dependencies)
+        .where(and(eq(dependencies.workflowId, workflowId), keys.length ? sql`not (${dependencies.edgeKey} = any(${keys}::text[]))` : undefined))
+        .returning({ key: dependencies.edgeKey });
+      counts.deleted = deleted.length;
+      return counts;
+    });
+  }
+
+  async listAssets(workflowId: string, page: { limit: number; cursor?: string; type?: string }): Promise<Page<AssetRow>> {
+    const after = cursorOrThrow(page.cursor, 1);
+    const rows = await this.db
+      .select()
+      .from(assets)
+      .where(
+        and(
+          eq(assets.workflowId, workflowId),
+          page.type ? eq(assets.assetType, page.type) : undefined,
+          after ? gt(assets.assetKey, String(after[0])) : undefined,
+        ),
+      )
+      .orderBy(asc(assets.assetKey))
+      .limit(page.limit + 1);
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.assetKey]) : null };
+  }
+
+  async listDependencies(workflowId: string, page: { limit: number; cursor?: string }): Promise<Page<DependencyRow>> {
+    const after = cursorOrThrow(page.cursor, 1);
+    const rows = await this.db
+      .select()
+      .from(dependencies)
+      .where(and(eq(dependencies.workflowId, workflowId), after ? gt(dependencies.edgeKey, String(after[0])) : undefined))
+      .orderBy(asc(dependencies.edgeKey))
+      .limit(page.limit + 1);
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.edgeKey]) : null };
+  }
+
+  /** Test helper: empties every table. */
+  async truncateAll(): Promise<void> {
+    await this.db.execute(
+      sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies} cascade`,
+    );
+  }
+
+  async countTransitions(ids: string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .select({ id: workflowTransitions.workflowId, n: sql<number>`count(*)::int` })
+      .from(workflowTransitions)
+      .where(inArray(workflowTransitions.workflowId, ids))
+      .groupBy(workflowTransitions.workflowId);
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
+}

@@ -1,0 +1,376 @@
+import { randomUUID } from 'node:crypto';
+import { createActor, type Actor, type AnyEventObject, type InspectionEvent } from 'xstate';
+import type { NewDatasetFile, WorkflowStore } from '../db/store.ts';
+import { VersionConflictError } from '../db/store.ts';
+import type { WorkflowRow } from '../db/schema.ts';
+import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
+import type { Phase, TopPhase } from '../machine/table.ts';
+import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
+import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowNotFoundError } from './errors.ts';
+import { sanitizeEvent } from './events.ts';
+import type { Logger } from './logger.ts';
+import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowStatus, type WorkflowView } from './view.ts';
+import { GroupCommitWriter } from './writer.ts';
+
+export interface EngineDeps {
+  store: WorkflowStore;
+  steps: Record<Phase, StepLogic>;
+  logger: Logger;
+  /** Extra inspection observer (the Stately inspector); receives every actor's events. */
+  inspect?: (event: InspectionEvent) => void;
+  /** Called for every committed change (SSE, metrics). */
+  onCommitted?: (view: WorkflowView) => void;
+  retryPersistAfterMs?: number;
+}
+
+export interface SendMeta {
+  correlationId?: string | null;
+  actor?: string | null;
+}
+
+export interface CreateRequest {
+  name: string;
+  files: NewDatasetFile[];
+  options?: WorkflowInput['options'];
+  autoStart: boolean;
+  correlationId?: string | null;
+  actor?: string | null;
+}
+
+interface Live {
+  id: string;
+  actor: Actor<WorkflowMachine>;
+  version: number;
+  persistedJson: string;
+  phase: TopPhase;
+  changedAt: number;
+  correlationId: string | null;
+  createdAt: Date;
+  /** Who sent the external event being processed, for the audit row. */
+  pendingMeta: SendMeta | null;
+  lastCommit: Promise<void>;
+  stopped: boolean;
+}
+
+const TERMINAL: readonly WorkflowStatus[] = ['completed', 'failed'];
+
+/** Owns the live actors: creates, restores, sends, and persists every change through the group writer. */
+export class WorkflowEngine {
+  private readonly live = new Map<string, Live>();
+  private readonly loading = new Map<string, Promise<Live>>();
+  private readonly machine: WorkflowMachine;
+  private readonly writer: GroupCommitWriter;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private stopping = false;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.machine = workflowMachine.provide({ actors: deps.steps });
+    this.writer = new GroupCommitWriter(deps.store);
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  get writerStats() {
+    return this.writer.stats;
+  }
+
+  async create(request: CreateRequest): Promise<WorkflowView> {
+    const id = randomUUID();
+    const actor = createActor(this.machine, { input: { workflowId: id, name: request.name, options: request.options } });
+    const snapshot = actor.getSnapshot();
+    const persisted = actor.getPersistedSnapshot();
+    const now = new Date();
+    const phase = phaseOf(snapshot.value);
+    const status = statusOf(snapshot.value);
+    await this.deps.store.createWorkflow(
+      {
+        id,
+        name: request.name,
+        phase,
+        status,
+        snapshot: persisted,
+        machineVersion: MACHINE_VERSION,
+        version: 1,
+        correlationId: request.correlationId ?? null,
+        createdAt: now,
+        updatedAt: now,
+      },
+      {
+        workflowId: id,
+        seq: 1,
+        eventType: 'workflow.created',
+        event: { type: 'workflow.created', files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) },
+        fromPhase: null,
+        toPhase: phase,
+        value: snapshot.value,
+        status,
+        at: now,
+        durationMs: null,
+        correlationId: request.correlationId ?? null,
+        actor: request.actor ?? null,
+      },
+      request.files,
+    );
+    this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, files: request.files.length }, 'workflow created');
+    const live = this.attach(id, actor, { version: 1, persistedJson: JSON.stringify(persisted), correlationId: request.correlationId ?? null, createdAt: now });
+    if (request.autoStart) return this.send(id, { type: 'START' }, { correlationId: request.correlationId, actor: request.actor });
+    return toView(snapshot.value, snapshot.context, { version: live.version, correlationId: live.correlationId, createdAt: now, updatedAt: now });
+  }
+
+  /** Applies an event and resolves with the view once the resulting change is durable. */
+  async send(id: string, event: WorkflowEvent, meta: SendMeta = {}): Promise<WorkflowView> {
+    if (this.stopping) throw new PersistenceError(new Error('engine stopping'));
+    const live = await this.acquire(id);
+    const snapshot = live.actor.getSnapshot();
+    if (!snapshot.can(event)) {
+      const accepted = this.acceptedEvents(snapshot);
+      const reason =
+        event.type === 'RETRY' && accepted.includes('RETRY')
+          ? (retryRejection(snapshot.context, event.fromPhase) ?? undefined)
+          : undefined;
+      throw new EventNotAcceptedError(event.type, phaseOf(snapshot.value), statusOf(snapshot.value), accepted, reason);
+    }
+    live.pendingMeta = meta;
+    live.actor.send(event);
+    live.pendingMeta = null;
+    try {
+      await live.lastCommit;
+    } catch (error) {
+      if (error instanceof VersionConflictError) throw new ConflictError(id);
+      throw new PersistenceError(error);
+    }
+    const after = live.actor.getSnapshot();
+    return toView(after.value, after.context, {
+      version: live.version,
+      correlationId: live.correlationId,
+      createdAt: live.createdAt,
+      updatedAt: new Date(live.changedAt),
+    });
+  }
+
+  /** The committed view, read from the database (the source of truth). */
+  async get(id: string, options: { raw?: boolean } = {}): Promise<WorkflowView> {
+    const row = await this.deps.store.getWorkflow(id);
+    if (!row) throw new WorkflowNotFoundError(id);
+    return rowToView(row, options.raw ?? false);
+  }
+
+  acceptedEvents(snapshot: WorkflowSnapshot): string[] {
+    return EVENT_TYPES.filter((type) => snapshot.can({ type } as WorkflowEvent));
+  }
+
+  /** Restores every unfinished workflow from its snapshot; each carries on where it stopped. */
+  async restoreAll(): Promise<{ restored: number; skipped: number }> {
+    const rows = await this.deps.store.listUnfinished();
+    let restored = 0;
+    let skipped = 0;
+    for (const row of rows) {
+      if (this.live.has(row.id)) continue;
+      try {
+        this.restore(row);
+        restored += 1;
+      } catch (error) {
+        skipped += 1;
+        this.deps.logger.error({ workflowId: row.id, err: error }, 'workflow not restored');
+      }
+    }
+    this.deps.logger.info({ restored, skipped }, 'unfinished workflows restored');
+    return { restored, skipped };
+  }
+
+  /** Stops every actor without recording anything as failed, then waits for pending writes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    for (const live of this.live.values()) {
+      live.stopped = true;
+      live.actor.stop();
+    }
+    this.live.clear();
+    await this.writer.idle();
+  }
+
+  /** Waits until every change enqueued so far is committed. */
+  idle(): Promise<void> {
+    return this.writer.idle();
+  }
+
+  private async acquire(id: string): Promise<Live> {
+    const existing = this.live.get(id);
+    if (existing) return existing;
+    let loading = this.loading.get(id);
+    if (!loading) {
+      loading = (async () => {
+        const row = await this.deps.store.getWorkflow(id);
+        if (!row) throw new WorkflowNotFoundError(id);
+        return this.live.get(id) ?? this.restore(row);
+      })().finally(() => this.loading.delete(id));
+      this.loading.set(id, loading);
+    }
+    return loading;
+  }
+
+  private restore(row: WorkflowRow): Live {
+    if (row.machineVersion !== MACHINE_VERSION) {
+      void this.deps.store.setStatus(row.id, 'needs_migration').catch(() => {});
+      throw new NeedsMigrationError(row.id, row.machineVersion, MACHINE_VERSION);
+    }
+    // input is ignored when a snapshot is given, but the types ask for it.
+    const actor = createActor(this.machine, { snapshot: row.snapshot as WorkflowSnapshot, input: { workflowId: row.id, name: row.name } });
+    this.deps.logger.info({ workflowId: row.id, phase: row.phase, status: row.status }, 'workflow restored');
+    return this.attach(row.id, actor, {
+      version: row.version,
+      persistedJson: JSON.stringify(row.snapshot),
+      correlationId: row.correlationId,
+      createdAt: row.createdAt,
+    });
+  }
+
+  private attach(
+    id: string,
+    actor: Actor<WorkflowMachine>,
+    init: { version: number; persistedJson: string; correlationId: string | null; createdAt: Date },
+  ): Live {
+    const snapshot = actor.getSnapshot();
+    const live: Live = {
+      id,
+      actor,
+      version: init.version,
+      persistedJson: init.persistedJson,
+      phase: phaseOf(snapshot.value),
+      changedAt: Date.now(),
+      correlationId: init.correlationId,
+      createdAt: init.createdAt,
+      pendingMeta: null,
+      lastCommit: Promise.resolve(),
+      stopped: false,
+    };
+    this.live.set(id, live);
+    // The inspect hook sees each macrostep's snapshot together with the event that caused it.
+    actor.system.inspect({
+      next: (event: InspectionEvent) => {
+        this.deps.inspect?.(event);
+        if (event.type === '@xstate.snapshot' && event.actorRef === actor) this.onSnapshot(live, event.event);
+      },
+    });
+    actor.subscribe({
+      error: (error) => {
+        this.deps.logger.error({ workflowId: id, err: error }, 'workflow actor errored; it is stopped and will be restored');
+        this.evict(live, true);
+      },
+    });
+    actor.start();
+    return live;
+  }
+
+  private onSnapshot(live: Live, event: AnyEventObject): void {
+    if (live.stopped) return;
+    const snapshot = live.actor.getSnapshot();
+    const persisted = live.actor.getPersistedSnapshot();
+    const json = JSON.stringify(persisted);
+    if (json === live.persistedJson) return;
+    const from = live.phase;
+    const to = phaseOf(snapshot.value);
+    // A retrying workflow passes through `retrying` within one macrostep; check both hops.
+    if (from === 'failed' && to !== 'failed' && to !== 'retrying') {
+      WorkflowStateValidator.assertTransition('failed', 'retrying');
+      WorkflowStateValidator.assertTransition('retrying', to);
+    } else {
+      WorkflowStateValidator.assertTransition(from, to);
+    }
+    const now = Date.now();
+    const status = statusOf(snapshot.value);
+    const meta = live.pendingMeta;
+    const expectedVersion = live.version;
+    live.version += 1;
+    live.persistedJson = json;
+    live.phase = to;
+    const durationMs = now - live.changedAt;
+    live.changedAt = now;
+    const committed = this.writer.enqueue({
+      workflowId: live.id,
+      expectedVersion,
+      phase: to,
+      status,
+      snapshot: persisted,
+      machineVersion: MACHINE_VERSION,
+      at: new Date(now),
+      transition: {
+        eventType: event.type,
+        event: sanitizeEvent(event),
+        fromPhase: from,
+        toPhase: to,
+        value: snapshot.value,
+        status,
+        durationMs,
+        correlationId: meta?.correlationId ?? live.correlationId,
+        actor: meta?.actor ?? null,
+      },
+    });
+    live.lastCommit = committed;
+    committed.then(
+      () => {
+        if (this.deps.onCommitted) {
+          this.deps.onCommitted(
+            toView(snapshot.value, snapshot.context, {
+              version: expectedVersion + 1,
+              correlationId: live.correlationId,
+              createdAt: live.createdAt,
+              updatedAt: new Date(now),
+            }),
+          );
+        }
+        if (TERMINAL.includes(status) && live.version === expectedVersion + 1) this.evict(live, false);
+      },
+      (error: unknown) => {
+        const conflict = error instanceof VersionConflictError;
+        this.deps.logger.error({ workflowId: live.id, err: error, conflict }, 'change not persisted; actor evicted');
+        this.evict(live, !conflict);
+      },
+    );
+  }
+
+  /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
+  private evict(live: Live, resume: boolean): void {
+    if (live.stopped) return;
+    live.stopped = true;
+    live.actor.stop();
+    if (this.live.get(live.id) === live) this.live.delete(live.id);
+    if (!resume || this.stopping) return;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      void this.resume(live.id);
+    }, this.deps.retryPersistAfterMs ?? 1_000);
+    timer.unref();
+    this.retryTimers.add(timer);
+  }
+
+  private async resume(id: string): Promise<void> {
+    try {
+      const row = await this.deps.store.getWorkflow(id);
+      if (row && !TERMINAL.includes(row.status as WorkflowStatus) && !this.live.has(id)) this.restore(row);
+    } catch (error) {
+      this.deps.logger.error({ workflowId: id, err: error }, 'workflow could not be resumed; retrying');
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        void this.resume(id);
+      }, this.deps.retryPersistAfterMs ?? 1_000);
+      timer.unref();
+      this.retryTimers.add(timer);
+    }
+  }
+}
+
+export function rowToView(row: WorkflowRow, raw: boolean): WorkflowView {
+  const snapshot = row.snapshot as WorkflowSnapshot;
+  const view = toView(snapshot.value, snapshot.context, {
+    version: row.version,
+    correlationId: row.correlationId,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  });
+  if (row.status === 'needs_migration') view.status = 'needs_migration';
+  return raw ? { ...view, raw: row.snapshot } : view;
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { FaultConfig } from '../engine/steps.ts';
+
+const flag = z
+  .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
+  .default('0')
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const faultSchema = z
+  .string()
+  .optional()
+  .transform((value, ctx): FaultConfig | undefined => {
+    if (!value) return undefined;
+    const faults: FaultConfig = { transient: 0, timeout: 0, slow: 0, slowMs: 2_000 };
+    for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const [key, raw] = part.split('=');
+      const n = Number(raw);
+      if (!key || !(key in faults) || !Number.isFinite(n) || n < 0 || (key !== 'slowMs' && n > 1)) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not key=share with key transient, timeout or slow (share 0..1), or slowMs=milliseconds` });
+        return z.NEVER;
+      }
+      faults[key as keyof FaultConfig] = n;
+    }
+    if (faults.transient + faults.timeout + faults.slow > 1) {
+      ctx.addIssue({ code: 'custom', message: 'the shares of transient, timeout and slow add up to more than 1' });
+      return z.NEVER;
+    }
+    return faults;
+  });
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL'),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: flag,
+  MAX_UPLOAD_MB: z.coerce.number().positive().max(10_000).default(100),
+  FAULT_INJECTION: faultSchema,
+  INSPECT: flag,
+  INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  database: { url: string } | { dataDir: string };
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  logPretty: boolean;
+  maxUploadBytes: number;
+  faults: FaultConfig | undefined;
+  inspect: { enabled: boolean; port: number };
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; a bad value stops start-up with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY,
+    maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),
+    faults: e.FAULT_INJECTION,
+    inspect: { enabled: e.INSPECT, port: e.INSPECT_PORT },
+  };
+}

@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { openDatabase } from '../db/client.ts';
+import { WorkflowStore } from '../db/store.ts';
+import { WorkflowEngine } from '../engine/engine.ts';
+import type { Logger } from '../engine/logger.ts';
+import { createStepActors } from '../engine/steps.ts';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+
+export interface Service {
+  url: string;
+  engine: WorkflowEngine;
+  stop(): Promise<void>;
+}
+
+function createLogger(config: Config): Logger {
+  if (config.logPretty) {
+    return pino({ level: config.logLevel, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino({ level: config.logLevel });
+}
+
+/** The composition root: config, database, steps, engine, HTTP app. */
+export async function startService(config: Config, logger: Logger = createLogger(config)): Promise<Service> {
+  if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
+  const handle = await openDatabase(config.database);
+  const store = new WorkflowStore(handle.db);
+  const steps = createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults });
+  const engine = new WorkflowEngine({ store, steps, logger });
+  const app = createApp({ engine, store, logger, maxUploadBytes: config.maxUploadBytes });
+  const { restored } = await engine.restoreAll();
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host}:${port}`;
+  logger.info({ url, database: handle.kind, restored }, 'discovery flow listening');
+  return {
+    url,
+    engine,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.stop();
+      await handle.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+  const service = await startService(config, logger);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: unfinished workflows resume on the next start');
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

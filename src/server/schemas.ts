@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { CANONICAL_FIELDS } from '../handlers/types.ts';
+import type { RetryOptions } from '../machine/policy.ts';
+import { STEP_PHASES } from '../machine/table.ts';
+import { STATUSES } from '../engine/view.ts';
+
+const policyPatch = z
+  .object({
+    retries: z.number().int().min(0).max(100),
+    initialDelayMs: z.number().int().min(0).max(86_400_000),
+    factor: z.number().min(1).max(10),
+    maxDelayMs: z.number().int().min(0).max(86_400_000),
+    jitter: z.boolean(),
+    timeoutMs: z.number().int().min(1).max(86_400_000),
+  })
+  .partial()
+  .strict();
+
+export const retryOptionsSchema = policyPatch
+  .extend({ phases: z.partialRecord(z.enum(STEP_PHASES), policyPatch).optional() })
+  .strict() satisfies z.ZodType<RetryOptions>;
+
+export const fileSchema = z
+  .object({
+    name: z.string().trim().min(1).max(255),
+    format: z.enum(['csv', 'json', 'xlsx']).optional(),
+    /** How `content` is encoded in this JSON body: plain text, or base64 for binary files such as .xlsx. */
+    encoding: z.enum(['utf8', 'base64']).default('utf8'),
+    content: z.string(),
+  })
+  .strict();
+
+export const createOptionsSchema = z
+  .object({
+    retry: retryOptionsSchema.optional(),
+    reviewMappings: z.boolean().optional(),
+    autoStart: z.boolean().optional(),
+  })
+  .strict();
+
+export const createBodySchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    files: z.array(fileSchema).min(1).max(50),
+    options: createOptionsSchema.optional(),
+  })
+  .strict();
+export type CreateBody = z.infer<typeof createBodySchema>;
+
+export const rawUploadQuerySchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    filename: z.string().trim().min(1).max(255).optional(),
+    reviewMappings: z.enum(['true', 'false']).optional(),
+    autoStart: z.enum(['true', 'false']).optional(),
+  })
+  .strict();
+
+export const mappingTargetSchema = z.enum([...CANONICAL_FIELDS, 'attributes']);
+
+export const eventBodySchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('START') }).strict(),
+  z.object({ type: z.literal('RETRY'), fromPhase: z.enum(STEP_PHASES).optional() }).strict(),
+  z.object({ type: z.literal('CANCEL'), reason: z.string().trim().max(500).optional() }).strict(),
+  z
+    .object({
+      type: z.literal('APPROVE_MAPPINGS'),
+      overrides: z.record(z.string().min(1).max(300), mappingTargetSchema).optional(),
+    })
+    .strict(),
+]);
+export type EventBody = z.infer<typeof eventBodySchema>;
+
+export const idParamSchema = z.object({ id: z.uuid({ message: 'must be a workflow id (a UUID)' }) });
+
+const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+export const listQuerySchema = z
+  .object({
+    status: z.enum(STATUSES).optional(),
+    phase: z.enum(['pending', ...STEP_PHASES, 'failed', 'retrying', 'completed']).optional(),
+    limit: limit(500, 50),
+    cursor: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const pageQuerySchema = z.object({ limit: limit(1000, 100), cursor: z.string().max(500).optional() }).strict();
+
+export const assetQuerySchema = pageQuerySchema.extend({ type: z.string().max(50).optional() }).strict();
+
+export const viewQuerySchema = z.object({ raw: z.enum(['true', 'false']).optional() }).strict();

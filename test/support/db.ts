@@ -1,0 +1,48 @@
+import pg from 'pg';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
+import { WorkflowStore } from '../../src/db/store.ts';
+
+export type DriverKind = 'pglite' | 'postgres';
+
+export interface TestDatabase {
+  handle: DatabaseHandle;
+  store: WorkflowStore;
+}
+
+const cache = globalThis as typeof globalThis & { __discoveryTestDbs?: Map<DriverKind, Promise<TestDatabase>> };
+
+/** The drivers to run the shared suites on: PGlite always, PostgreSQL when DATABASE_URL is set. */
+export const DRIVERS: DriverKind[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+/** Each worker gets its own PostgreSQL database, so parallel files never truncate each other's tables. */
+async function workerPostgresUrl(baseUrl: string): Promise<string> {
+  const url = new URL(baseUrl);
+  const name = `${url.pathname.slice(1) || 'postgres'}_w${process.env.VITEST_POOL_ID ?? '0'}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists "${name}" with (force)`);
+    await admin.query(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** One migrated database per driver and worker, shared by every test file the worker runs. */
+export function testDatabase(kind: DriverKind): Promise<TestDatabase> {
+  cache.__discoveryTestDbs ??= new Map();
+  let db = cache.__discoveryTestDbs.get(kind);
+  if (!db) {
+    db = (async () => {
+      const handle =
+        kind === 'pglite'
+          ? await openDatabase({ dataDir: null })
+          : await openDatabase({ url: await workerPostgresUrl(process.env.DATABASE_URL!) });
+      return { handle, store: new WorkflowStore(handle.db) };
+    })();
+    cache.__discoveryTestDbs.set(kind, db);
+  }
+  return db;
+}
