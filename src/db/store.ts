@@ -319,7 +319,7 @@ export class WorkflowStore {
       const keys = rows.map((r) => r.assetKey);
       const deleted = await tx
         .delete(assets)
-        .where(and(eq(assets.workflowId, workflowId), keys.length ? sql`not (${assets.assetKey} = any(${keys}::text[]))` : undefined))
+        .where(and(eq(assets.workflowId, workflowId), sql`not (${assets.assetKey} = any(array(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))))`))
         .returning({ key: assets.assetKey });
       counts.deleted = deleted.length;
       return counts;
@@ -359,7 +359,7 @@ export class WorkflowStore {
       const keys = rows.map((r) => r.edgeKey);
       const deleted = await tx
         .delete(dependencies)
-        .where(and(eq(dependencies.workflowId, workflowId), keys.length ? sql`not (${dependencies.edgeKey} = any(${keys}::text[]))` : undefined))
+        .where(and(eq(dependencies.workflowId, workflowId), sql`not (${dependencies.edgeKey} = any(array(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))))`))
         .returning({ key: dependencies.edgeKey });
       counts.deleted = deleted.length;
       return counts;

@@ -135,19 +135,21 @@ export class WorkflowEngine {
     live.pendingMeta = meta;
     live.actor.send(event);
     live.pendingMeta = null;
+    // The state this event produced, even if later steps move on before its commit completes.
+    const after = live.actor.getSnapshot();
+    const view = toView(after.value, after.context, {
+      version: live.version,
+      correlationId: live.correlationId,
+      createdAt: live.createdAt,
+      updatedAt: new Date(live.changedAt),
+    });
     try {
       await live.lastCommit;
     } catch (error) {
       if (error instanceof VersionConflictError) throw new ConflictError(id);
       throw new PersistenceError(error);
     }
-    const after = live.actor.getSnapshot();
-    return toView(after.value, after.context, {
-      version: live.version,
-      correlationId: live.correlationId,
-      createdAt: live.createdAt,
-      updatedAt: new Date(live.changedAt),
-    });
+    return view;
   }
 
   /** The committed view, read from the database (the source of truth). */
@@ -261,7 +263,11 @@ export class WorkflowEngine {
         this.evict(live, true);
       },
     });
+    // Starting re-emits the restored state; it is already stored (jsonb may only reorder its keys).
+    live.stopped = true;
     actor.start();
+    live.stopped = false;
+    live.persistedJson = JSON.stringify(actor.getPersistedSnapshot());
     return live;
   }
 

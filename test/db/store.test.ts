@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { InvalidCursorError, VersionConflictError, type WorkflowChange, type WorkflowStore } from '../../src/db/store.ts';
+import { GroupCommitWriter } from '../../src/engine/writer.ts';
+import { DRIVERS, testDatabase } from '../support/db.ts';
+
+async function seedWorkflow(store: WorkflowStore, overrides: { name?: string; createdAt?: Date } = {}): Promise<string> {
+  const id = randomUUID();
+  const at = overrides.createdAt ?? new Date();
+  await store.createWorkflow(
+    { id, name: overrides.name ?? 'wf', phase: 'pending', status: 'pending', snapshot: { value: 'pending' }, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
+    { workflowId: id, seq: 1, eventType: 'workflow.created', event: { type: 'workflow.created' }, fromPhase: null, toPhase: 'pending', value: 'pending', status: 'pending', at },
+    [{ name: 'a.csv', format: 'csv', content: new TextEncoder().encode('name\nweb01\n') }],
+  );
+  return id;
+}
+
+function change(workflowId: string, expectedVersion: number, phase = 'data_source_analysis'): WorkflowChange {
+  return {
+    workflowId,
+    expectedVersion,
+    phase,
+    status: 'running',
+    snapshot: { value: { [phase]: 'running' }, n: expectedVersion },
+    machineVersion: 1,
+    at: new Date(),
+    transition: { eventType: 'START', event: { type: 'START' }, fromPhase: 'pending', toPhase: phase, value: { [phase]: 'running' }, status: 'running' },
+  };
+}
+
+for (const driver of DRIVERS) {
+  describe(`WorkflowStore on ${driver}`, () => {
+    let store: WorkflowStore;
+
+    beforeEach(async () => {
+      store = (await testDatabase(driver)).store;
+      await store.truncateAll();
+    });
+
+    it('creates a workflow with its first audit row and its files', async () => {
+      const id = await seedWorkflow(store);
+      expect(await store.getWorkflow(id)).toMatchObject({ id, version: 1, status: 'pending' });
+      expect((await store.getHistory(id, { limit: 10 })).items.map((r) => r.seq)).toEqual([1]);
+      const files = await store.loadFiles(id);
+      expect(files).toHaveLength(1);
+      expect(new TextDecoder().decode(files[0]!.content)).toBe('name\nweb01\n');
+    });
+
+    it('persists contiguous changes with gapless audit seq equal to the version', async () => {
+      const id = await seedWorkflow(store);
+      await store.persistChanges([change(id, 1), change(id, 2, 'data_validation'), change(id, 3, 'field_mapping')]);
+      const row = await store.getWorkflow(id);
+      expect(row).toMatchObject({ version: 4, phase: 'field_mapping' });
+      expect(row!.snapshot).toEqual({ value: { field_mapping: 'running' }, n: 3 });
+      expect((await store.getHistory(id, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    });
+
+    it('rejects a stale version and writes nothing of the batch', async () => {
+      const a = await seedWorkflow(store);
+      const b = await seedWorkflow(store);
+      await store.persistChanges([change(a, 1)]);
+      await expect(store.persistChanges([change(b, 1), change(a, 1)])).rejects.toBeInstanceOf(VersionConflictError);
+      expect((await store.getWorkflow(b))!.version).toBe(1);
+      expect((await store.getHistory(a, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2]);
+    });
+
+    it('group commit: the conflicting workflow loses, the others in the batch commit', async () => {
+      const a = await seedWorkflow(store);
+      const b = await seedWorkflow(store);
+      await store.persistChanges([change(a, 1)]);
+      const writer = new GroupCommitWriter(store);
+      const results = await Promise.allSettled([writer.enqueue(change(b, 1)), writer.enqueue(change(a, 1)), writer.enqueue(change(b, 2))]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((await store.getWorkflow(b))!.version).toBe(3);
+      expect((await store.getWorkflow(a))!.version).toBe(2);
+    });
+
+    it('lists workflows newest first with a cursor and filters', async () => {
+      const base = Date.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await seedWorkflow(store, { name: `wf${i}`, createdAt: new Date(base + i * 1000) }));
+      const first = await store.listWorkflows({ limit: 2 });
+      expect(first.items.map((r) => r.name)).toEqual(['wf4', 'wf3']);
+      const second = await store.listWorkflows({ limit: 2, cursor: first.nextCursor! });
+      expect(second.items.map((r) => r.name)).toEqual(['wf2', 'wf1']);
+      const third = await store.listWorkflows({ limit: 2, cursor: second.nextCursor! });
+      expect(third).toMatchObject({ nextCursor: null });
+      expect(third.items.map((r) => r.name)).toEqual(['wf0']);
+      await store.persistChanges([change(ids[0]!, 1)]);
+      expect((await store.listWorkflows({ limit: 10, status: 'running' })).items.map((r) => r.id)).toEqual([ids[0]]);
+      await expect(store.listWorkflows({ limit: 2, cursor: 'garbage' })).rejects.toBeInstanceOf(InvalidCursorError);
+    });
+
+    it('replaces assets idempotently: inserted, then unchanged, then updated and deleted', async () => {
+      const id = await seedWorkflow(store);
+      const asset = (key: string, os: string) => ({
+        assetKey: key,
+        name: key,
+        assetType: 'server',
+        assetSubtype: 'virtual',
+        environment: 'production',
+        osFamily: os,
+        application: null,
+        data: { asset_key: key, os_family: os },
+      });
+      expect(await store.replaceAssets(id, [asset('a', 'linux'), asset('b', 'linux')])).toEqual({ inserted: 2, updated: 0, unchanged: 0, deleted: 0 });
+      expect(await store.replaceAssets(id, [asset('a', 'linux'), asset('b', 'linux')])).toEqual({ inserted: 0, updated: 0, unchanged: 2, deleted: 0 });
+      expect(await store.replaceAssets(id, [asset('a', 'windows'), asset('c', 'linux')])).toEqual({ inserted: 1, updated: 1, unchanged: 0, deleted: 1 });
+      const page = await store.listAssets(id, { limit: 10 });
+      expect(page.items.map((r) => [r.assetKey, r.osFamily])).toEqual([
+        ['a', 'windows'],
+        ['c', 'linux'],
+      ]);
+    });
+
+    it('replaces dependency edges idempotently', async () => {
+      const id = await seedWorkflow(store);
+      const edge = { edgeKey: 'flow|a|b|tcp|443', sourceKey: 'a', targetKey: 'b', type: 'connects_to', origin: 'flow', port: 443, count: 3, data: {} };
+      expect(await store.replaceDependencies(id, [edge])).toMatchObject({ inserted: 1 });
+      expect(await store.replaceDependencies(id, [edge])).toMatchObject({ inserted: 0, unchanged: 1 });
+      expect(await store.replaceDependencies(id, [])).toMatchObject({ deleted: 1 });
+    });
+
+    it('stores and overwrites artifacts by key', async () => {
+      const id = await seedWorkflow(store);
+      expect(await store.getArtifact(id, 'x')).toBeNull();
+      await store.putArtifact(id, 'x', { v: 1 });
+      await store.putArtifact(id, 'x', { v: 2 });
+      expect(await store.getArtifact(id, 'x')).toEqual({ v: 2 });
+    });
+  });
+}

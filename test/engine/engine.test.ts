@@ -1,0 +1,183 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import { WorkflowEngine } from '../../src/engine/engine.ts';
+import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/errors.ts';
+import type { WorkflowView } from '../../src/engine/view.ts';
+import { DataError, TransientError } from '../../src/machine/errors.ts';
+import { MACHINE_VERSION } from '../../src/machine/machine.ts';
+import type { Phase } from '../../src/machine/table.ts';
+import { DRIVERS, testDatabase } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+import { fakeSteps, hang, outputsFor, type StepBehaviour } from '../support/steps.ts';
+
+const file = { name: 'servers.csv', format: 'csv', content: new TextEncoder().encode('name\nweb01\n') };
+
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+for (const driver of DRIVERS) {
+  describe(`WorkflowEngine on ${driver}`, () => {
+    let store: WorkflowStore;
+    const engines: WorkflowEngine[] = [];
+
+    const engineWith = (steps: Partial<Record<Phase, StepBehaviour>> = {}, onCommitted?: (v: WorkflowView) => void) => {
+      const engine = new WorkflowEngine({ store, steps: fakeSteps(steps), logger: testLogger(), onCommitted, retryPersistAfterMs: 50 });
+      engines.push(engine);
+      return engine;
+    };
+    const finished = (id: string) => until(() => store.getWorkflow(id), (row) => row?.status === 'completed' || row?.status === 'failed');
+
+    beforeEach(async () => {
+      store = (await testDatabase(driver)).store;
+      await store.truncateAll();
+    });
+    afterEach(async () => {
+      await Promise.all(engines.splice(0).map((e) => e.stop()));
+    });
+
+    it('runs a created workflow to completed and audits every change with gapless seq', async () => {
+      const engine = engineWith();
+      const created = await engine.create({ name: 'demo', files: [file], autoStart: true });
+      expect(created.status).toBe('running');
+      expect(created.version).toBe(2);
+      const row = await finished(created.id);
+      expect(row).toMatchObject({ status: 'completed', phase: 'completed', machineVersion: MACHINE_VERSION });
+      const history = (await store.getHistory(created.id, { limit: 100 })).items;
+      expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
+      expect(history.at(-1)!.seq).toBe(row!.version);
+      expect(history.at(-1)).toMatchObject({ toPhase: 'completed', status: 'completed' });
+      expect(history.map((h) => h.toPhase)).toEqual([
+        'pending',
+        'data_source_analysis',
+        'data_validation',
+        'field_mapping',
+        'asset_classification',
+        'dependency_analysis',
+        'database_integration',
+        'completed',
+      ]);
+      expect(history[1]).toMatchObject({ eventType: 'START', fromPhase: 'pending' });
+      expect(history[2]!.eventType).toBe('xstate.done.actor.step.data_source_analysis');
+      expect(engine.liveCount).toBe(0);
+    });
+
+    it('answers an event the state does not accept with the events it does accept', async () => {
+      const engine = engineWith();
+      const created = await engine.create({ name: 'demo', files: [file], autoStart: false });
+      const error = await engine.send(created.id, { type: 'APPROVE_MAPPINGS' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EventNotAcceptedError);
+      expect((error as EventNotAcceptedError).details).toMatchObject({ phase: 'pending', status: 'pending', accepted: ['START', 'CANCEL'] });
+      await expect(engine.send('00000000-0000-4000-8000-000000000000', { type: 'START' })).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    });
+
+    it('explains why a partial restart is refused', async () => {
+      const engine = engineWith({ data_validation: () => Promise.reject(new DataError('BAD_FILE', 'bad')) });
+      const created = await engine.create({ name: 'demo', files: [file], autoStart: true });
+      await finished(created.id);
+      const error = await engine.send(created.id, { type: 'RETRY', fromPhase: 'asset_classification' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EventNotAcceptedError);
+      expect((error as Error).message).toMatch(/data_validation has not completed/);
+    });
+
+    it('restores a workflow whose step was running when the process died, and completes it', async () => {
+      const first = engineWith({ field_mapping: hang() });
+      const created = await first.create({ name: 'crash', files: [file], autoStart: true });
+      await until(() => store.getWorkflow(created.id), (row) => row?.phase === 'field_mapping');
+      await first.stop();
+      const ran: Phase[] = [];
+      const track = (phase: Phase): StepBehaviour => () => (ran.push(phase), outputsFor(phase));
+      const second = engineWith({ field_mapping: track('field_mapping'), asset_classification: track('asset_classification') });
+      expect(await second.restoreAll()).toEqual({ restored: 1, skipped: 0 });
+      expect((await finished(created.id))!.status).toBe('completed');
+      expect(ran).toEqual(['field_mapping', 'asset_classification']);
+      const history = (await store.getHistory(created.id, { limit: 100 })).items;
+      expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
+    });
+
+    it('restores a workflow in backoff and wakes it at its original deadline', async () => {
+      const first = engineWith({ data_validation: () => Promise.reject(new TransientError('busy')) });
+      const created = await first.create({
+        name: 'backoff',
+        files: [file],
+        autoStart: true,
+        options: { retry: { initialDelayMs: 600 } },
+      });
+      const parked = await until(() => store.getWorkflow(created.id), (row) => row?.status === 'backoff');
+      await first.stop();
+      const wakeAt = Date.parse(((await first.get(created.id)).wakeAt)!);
+      let calledAt = 0;
+      const second = engineWith({ data_validation: () => ((calledAt = Date.now()), outputsFor('data_validation')) });
+      await second.restoreAll();
+      expect((await finished(created.id))!.status).toBe('completed');
+      expect(parked.status).toBe('backoff');
+      expect(calledAt).toBeGreaterThanOrEqual(wakeAt - 5);
+    });
+
+    it('evicts a failed workflow and brings it back from the database on RETRY', async () => {
+      let broken = true;
+      const engine = engineWith({
+        asset_classification: () => {
+          if (broken) throw new DataError('BAD', 'unclassifiable');
+          return outputsFor('asset_classification');
+        },
+      });
+      const created = await engine.create({ name: 'retry', files: [file], autoStart: true });
+      const failed = await finished(created.id);
+      expect(failed).toMatchObject({ status: 'failed', phase: 'failed' });
+      await until(async () => engine.liveCount, (n) => n === 0);
+      broken = false;
+      const resumed = await engine.send(created.id, { type: 'RETRY' });
+      expect(resumed.phase).toBe('asset_classification');
+      expect((await finished(created.id))!.status).toBe('completed');
+      const history = (await store.getHistory(created.id, { limit: 100 })).items;
+      const retry = history.find((h) => h.eventType === 'RETRY')!;
+      expect(retry).toMatchObject({ fromPhase: 'failed', toPhase: 'asset_classification' });
+    });
+
+    it('a second engine on the same database cannot overwrite a newer snapshot', async () => {
+      const a = engineWith({ data_source_analysis: hang() });
+      const created = await a.create({ name: 'shared', files: [file], autoStart: false });
+      const b = engineWith({ data_source_analysis: hang() });
+      await b.send(created.id, { type: 'START' });
+      const error = await a.send(created.id, { type: 'START' }).catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('VERSION_CONFLICT');
+      const history = (await store.getHistory(created.id, { limit: 100 })).items;
+      expect(history.map((h) => [h.seq, h.eventType, h.toPhase])).toEqual([[1, 'workflow.created', 'pending'], [2, 'START', 'data_source_analysis']]);
+    });
+
+    it('marks a snapshot of an unknown machine version as needing migration and leaves it untouched', async () => {
+      const engine = engineWith();
+      const created = await engine.create({ name: 'old', files: [file], autoStart: false });
+      await engine.stop();
+      await store.db.execute((await import('drizzle-orm')).sql`update workflows set machine_version = 999 where id = ${created.id}`);
+      const fresh = engineWith();
+      expect(await fresh.restoreAll()).toEqual({ restored: 0, skipped: 1 });
+      const row = await until(() => store.getWorkflow(created.id), (r) => r?.status === 'needs_migration');
+      expect(row!.version).toBe(1);
+    });
+
+    it('reports each committed change, in order, after it is durable', async () => {
+      const seen: string[] = [];
+      const engine = engineWith({}, (view) => seen.push(`${view.version}:${view.phase}`));
+      const created = await engine.create({ name: 'events', files: [file], autoStart: true });
+      await finished(created.id);
+      await engine.idle();
+      expect(seen).toEqual([
+        '2:data_source_analysis',
+        '3:data_validation',
+        '4:field_mapping',
+        '5:asset_classification',
+        '6:dependency_analysis',
+        '7:database_integration',
+        '8:completed',
+      ]);
+    });
+  });
+}
