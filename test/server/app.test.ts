@@ -1,0 +1,210 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import { WorkflowEngine } from '../../src/engine/engine.ts';
+import { DataError } from '../../src/machine/errors.ts';
+import type { Phase } from '../../src/machine/table.ts';
+import { createApp } from '../../src/server/app.ts';
+import { DRIVERS, testDatabase } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+import { fakeSteps, outputsFor, type StepBehaviour } from '../support/steps.ts';
+
+const CSV = 'name,ip_address\nweb01,10.0.0.1\n';
+
+for (const driver of DRIVERS) {
+  describe(`HTTP API on ${driver}`, () => {
+    let store: WorkflowStore;
+    let engine: WorkflowEngine;
+    let app: ReturnType<typeof createApp>;
+
+    const setup = (steps: Partial<Record<Phase, StepBehaviour>> = {}, maxUploadBytes = 1024 * 1024) => {
+      engine = new WorkflowEngine({ store, steps: fakeSteps(steps), logger: testLogger() });
+      app = createApp({ engine, store, logger: testLogger(), maxUploadBytes });
+    };
+    const json = (body: unknown, headers: Record<string, string> = {}) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    const create = async (body: unknown = { name: 'demo', files: [{ name: 'servers.csv', content: CSV }] }) => {
+      const res = await app.request('/workflows', json(body));
+      expect(res.status).toBe(201);
+      return (await res.json()) as { id: string; status: string; version: number };
+    };
+    const waitFor = async (id: string, statuses: string[]) => {
+      for (let i = 0; i < 500; i++) {
+        const view = (await (await app.request(`/workflows/${id}`)).json()) as { status: string };
+        if (statuses.includes(view.status)) return view;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`workflow ${id} never reached ${statuses.join('|')}`);
+    };
+
+    beforeEach(async () => {
+      store = (await testDatabase(driver)).store;
+      await store.truncateAll();
+      setup();
+    });
+    afterEach(async () => {
+      await engine.stop();
+    });
+
+    it('creates a workflow from a JSON body, runs it and returns the snapshot view', async () => {
+      const res = await app.request('/workflows', json({ name: 'demo', files: [{ name: 'servers.csv', content: CSV }] }, { 'x-correlation-id': 'req-42' }));
+      expect(res.status).toBe(201);
+      expect(res.headers.get('x-correlation-id')).toBe('req-42');
+      const created = (await res.json()) as Record<string, unknown>;
+      expect(res.headers.get('location')).toBe(`/workflows/${created.id}`);
+      expect(created).toMatchObject({ name: 'demo', phase: 'data_source_analysis', status: 'running', version: 2, correlationId: 'req-42' });
+      const done = (await waitFor(created.id as string, ['completed'])) as Record<string, unknown>;
+      expect(done).toMatchObject({ phase: 'completed', value: 'completed' });
+      expect(done.flags).toMatchObject({ data_source_analysis_complete: true, database_integration_complete: true });
+      expect(Object.keys(done.context as object)).toEqual(
+        expect.arrayContaining(['cmdb_data', 'source_analysis', 'validation_results', 'field_mappings', 'asset_classes', 'dependencies', 'database_operations']),
+      );
+      expect(done).toHaveProperty('attempts.data_source_analysis', 1);
+      expect(done).not.toHaveProperty('raw');
+      const raw = (await (await app.request(`/workflows/${created.id}?raw=true`)).json()) as { raw: { status: string } };
+      expect(raw.raw.status).toBe('done');
+    });
+
+    it('accepts a raw text/csv body with ?name=', async () => {
+      const res = await app.request('/workflows?name=racks', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
+      expect(res.status).toBe(201);
+      const created = (await res.json()) as { id: string; name: string };
+      expect(created.name).toBe('racks');
+      const files = await store.loadFiles(created.id);
+      expect(files.map((f) => [f.name, f.format])).toEqual([['racks.csv', 'csv']]);
+    });
+
+    it('accepts a raw JSON export that is not the envelope', async () => {
+      const res = await app.request('/workflows?name=export', json([{ name: 'db01', ip: '10.0.0.9' }]));
+      expect(res.status).toBe(201);
+      const created = (await res.json()) as { id: string };
+      expect((await store.loadFiles(created.id))[0]).toMatchObject({ name: 'export.json', format: 'json' });
+    });
+
+    it('keeps a created workflow pending without autoStart and starts it on START', async () => {
+      const created = await create({ files: [{ name: 'a.csv', content: CSV }], options: { autoStart: false } });
+      expect(created.status).toBe('pending');
+      const res = await app.request(`/workflows/${created.id}/events`, json({ type: 'START' }));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ phase: 'data_source_analysis', version: 2 });
+    });
+
+    it('answers 409 with the accepted events when the state does not take the event', async () => {
+      const created = await create({ files: [{ name: 'a.csv', content: CSV }], options: { autoStart: false } });
+      const res = await app.request(`/workflows/${created.id}/events`, json({ type: 'RETRY' }));
+      expect(res.status).toBe(409);
+      expect(await res.json()).toMatchObject({ code: 'EVENT_NOT_ACCEPTED', phase: 'pending', status: 'pending', accepted: ['START', 'CANCEL'] });
+    });
+
+    it('rejects bad input with 4xx and a code and a message, changing nothing', async () => {
+      const created = await create({ files: [{ name: 'a.csv', content: CSV }], options: { autoStart: false } });
+      const cases: [RequestInit & { path?: string }, number, string][] = [
+        [{ ...json({ type: 'JUMP' }), path: `/workflows/${created.id}/events` }, 400, 'UNKNOWN_EVENT'],
+        [{ ...json({ type: 'RETRY', fromPhase: 'nowhere' }), path: `/workflows/${created.id}/events` }, 400, 'INVALID_REQUEST'],
+        [{ ...json({ type: 'START', extra: 1 }), path: `/workflows/${created.id}/events` }, 400, 'INVALID_REQUEST'],
+        [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":', path: `/workflows/${created.id}/events` }, 400, 'INVALID_JSON'],
+        [{ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'START', path: `/workflows/${created.id}/events` }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+        [{ ...json({ type: 'START' }), path: '/workflows/not-a-uuid/events' }, 400, 'INVALID_REQUEST'],
+        [{ ...json({ type: 'START' }), path: '/workflows/00000000-0000-4000-8000-000000000000/events' }, 404, 'WORKFLOW_NOT_FOUND'],
+        [json({ files: [] }), 400, 'INVALID_REQUEST'],
+        [json({ files: [{ name: 'a.csv', content: '' }] }), 400, 'EMPTY_FILE'],
+        [json({ files: [{ name: 'a.xlsx', encoding: 'base64', content: '!!!' }] }), 400, 'INVALID_FILE_ENCODING'],
+        [json({ files: [{ name: 'a.csv', content: CSV }], options: { retry: { retries: -1 } } }), 400, 'INVALID_REQUEST'],
+        [{ method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ];
+      for (const [init, status, code] of cases) {
+        const { path = '/workflows', ...request } = init;
+        const res = await app.request(path, request);
+        const body = (await res.json()) as { code: string; message: string };
+        expect([res.status, body.code], `${request.method} ${path} ${String(request.body).slice(0, 40)}`).toEqual([status, code]);
+        expect(body.message.length).toBeGreaterThan(10);
+      }
+      const after = await store.getWorkflow(created.id);
+      expect(after).toMatchObject({ version: 1, status: 'pending' });
+      expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(1);
+    });
+
+    it('answers 413 naming the limit when the files are too large', async () => {
+      setup({}, 1024);
+      const res = await app.request('/workflows', json({ files: [{ name: 'big.csv', content: 'x'.repeat(2048) }] }));
+      expect(res.status).toBe(413);
+      const body = (await res.json()) as { code: string; message: string };
+      expect(body.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(body.message).toMatch(/MB/);
+    });
+
+    it('lists workflows newest first, filtered and paginated', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await create({ name: `wf${i}`, files: [{ name: 'a.csv', content: CSV }], options: { autoStart: false } })).id);
+      const page = (await (await app.request('/workflows?limit=2&status=pending')).json()) as { items: { name: string }[]; nextCursor: string };
+      expect(page.items.map((w) => w.name)).toEqual(['wf2', 'wf1']);
+      const next = (await (await app.request(`/workflows?limit=2&cursor=${page.nextCursor}`)).json()) as { items: { name: string }[]; nextCursor: null };
+      expect(next).toMatchObject({ nextCursor: null });
+      expect(next.items.map((w) => w.name)).toEqual(['wf0']);
+      expect((await app.request('/workflows?status=bogus')).status).toBe(400);
+      expect((await app.request('/workflows?cursor=abc')).status).toBe(400);
+    });
+
+    it('returns the audit trail with gapless seq and camelCase fields', async () => {
+      const created = await create();
+      await waitFor(created.id, ['completed']);
+      const history = (await (await app.request(`/workflows/${created.id}/history`)).json()) as { items: Record<string, unknown>[]; nextCursor: null };
+      expect(history.items.map((h) => h.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(history.items[1]).toMatchObject({ seq: 2, eventType: 'START', event: { type: 'START' }, fromPhase: 'pending', toPhase: 'data_source_analysis' });
+      expect(history.items[1]).toHaveProperty('at');
+      expect(history.items[1]).toHaveProperty('value');
+      const paged = (await (await app.request(`/workflows/${created.id}/history?limit=3`)).json()) as { items: { seq: number }[]; nextCursor: string };
+      const rest = (await (await app.request(`/workflows/${created.id}/history?limit=10&cursor=${paged.nextCursor}`)).json()) as { items: { seq: number }[] };
+      expect([...paged.items, ...rest.items].map((h) => h.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
+    it('retries a failed workflow from the failed phase through the API', async () => {
+      let broken = true;
+      setup({
+        dependency_analysis: () => {
+          if (broken) throw new DataError('BAD_RELATIONS', 'relations.csv row 3: parent is empty');
+          return outputsFor('dependency_analysis');
+        },
+      });
+      const created = await create();
+      const failed = (await waitFor(created.id, ['failed'])) as { errors: { code: string; phase: string }[] };
+      expect(failed.errors.at(-1)).toMatchObject({ code: 'BAD_RELATIONS', phase: 'dependency_analysis' });
+      broken = false;
+      const res = await app.request(`/workflows/${created.id}/events`, json({ type: 'RETRY' }));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ phase: 'dependency_analysis' });
+      await waitFor(created.id, ['completed']);
+    });
+
+    it('cancels a running workflow with a reason', async () => {
+      setup({ data_source_analysis: (_i, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) });
+      const created = await create();
+      const res = await app.request(`/workflows/${created.id}/events`, json({ type: 'CANCEL', reason: 'wrong export' }));
+      expect(res.status).toBe(200);
+      const view = (await res.json()) as { status: string; errors: { code: string; message: string }[] };
+      expect(view.status).toBe('failed');
+      expect(view.errors.at(-1)!.code).toBe('CANCELLED');
+      expect(view.errors.at(-1)!.message).toContain('wrong export');
+    });
+
+    it('reports health and unknown routes', async () => {
+      expect(await (await app.request('/healthz')).json()).toMatchObject({ status: 'ok', database: 'reachable' });
+      const res = await app.request('/nope');
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('pages the inventory lists and answers 404 for an unknown workflow', async () => {
+      const created = await create();
+      await waitFor(created.id, ['completed']);
+      for (const list of ['assets', 'dependencies', 'quarantine', 'mappings', 'steps']) {
+        const res = await app.request(`/workflows/${created.id}/${list}`);
+        expect(res.status, list).toBe(200);
+        expect(await res.json()).toMatchObject({ items: expect.any(Array), nextCursor: null });
+        expect((await app.request(`/workflows/00000000-0000-4000-8000-000000000000/${list}`)).status).toBe(404);
+      }
+    });
+  });
+}
