@@ -81,6 +81,18 @@ export interface NewStepRun {
   error: unknown;
 }
 
+export interface PhaseStatsRow {
+  phase: string;
+  attempts: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  cancelled: number;
+  retries: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
 /** Thrown when a workflow row no longer has the version a writer expected. */
 export class VersionConflictError extends Error {
   readonly workflowIds: string[];
@@ -101,7 +113,8 @@ function hashOf(value: unknown): string {
   return createHash('sha1').update(JSON.stringify(value)).digest('base64url');
 }
 
-function encodeCursor(parts: (string | number)[]): string {
+/** An opaque cursor for keyset or offset pagination. */
+export function encodeCursor(parts: (string | number)[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
@@ -398,20 +411,38 @@ export class WorkflowStore {
     return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.edgeKey]) : null };
   }
 
+  /** Per phase: attempts by outcome, retries and duration percentiles of the step runs since `since`. */
+  async stepStats(since: Date): Promise<PhaseStatsRow[]> {
+    return rowsOf<PhaseStatsRow>(
+      await this.db.execute(sql`
+        select phase,
+          count(*)::int as attempts,
+          (count(*) filter (where outcome = 'succeeded'))::int as succeeded,
+          (count(*) filter (where outcome in ('failed', 'timed_out')))::int as failed,
+          (count(*) filter (where outcome = 'timed_out'))::int as "timedOut",
+          (count(*) filter (where outcome = 'cancelled'))::int as cancelled,
+          (count(*) filter (where attempt > 1))::int as retries,
+          percentile_cont(0.5) within group (order by duration_ms)::float8 as "p50Ms",
+          percentile_cont(0.95) within group (order by duration_ms)::float8 as "p95Ms"
+        from ${stepRuns}
+        where started_at >= ${since.toISOString()}::timestamptz
+        group by phase`),
+    );
+  }
+
+  async workflowCounts(since: Date): Promise<Record<string, number>> {
+    const rows = await this.db
+      .select({ status: workflows.status, n: sql<number>`count(*)::int` })
+      .from(workflows)
+      .where(gt(workflows.createdAt, since))
+      .groupBy(workflows.status);
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
   /** Test helper: empties every table. */
   async truncateAll(): Promise<void> {
     await this.db.execute(
       sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies} cascade`,
     );
-  }
-
-  async countTransitions(ids: string[]): Promise<Map<string, number>> {
-    if (ids.length === 0) return new Map();
-    const rows = await this.db
-      .select({ id: workflowTransitions.workflowId, n: sql<number>`count(*)::int` })
-      .from(workflowTransitions)
-      .where(inArray(workflowTransitions.workflowId, ids))
-      .groupBy(workflowTransitions.workflowId);
-    return new Map(rows.map((r) => [r.id, r.n]));
   }
 }

@@ -4,7 +4,7 @@ import type { NewDatasetFile, WorkflowStore } from '../db/store.ts';
 import { VersionConflictError } from '../db/store.ts';
 import type { WorkflowRow } from '../db/schema.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
-import type { Phase, TopPhase } from '../machine/table.ts';
+import { PHASE_SPECS, isStepPhase, type Phase, type TopPhase } from '../machine/table.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowNotFoundError } from './errors.ts';
 import { sanitizeEvent } from './events.ts';
@@ -18,9 +18,20 @@ export interface EngineDeps {
   logger: Logger;
   /** Extra inspection observer (the Stately inspector); receives every actor's events. */
   inspect?: (event: InspectionEvent) => void;
-  /** Called for every committed change (SSE, metrics). */
-  onCommitted?: (view: WorkflowView) => void;
+  /** Called for every committed change, in order per workflow (SSE, metrics). */
+  onCommitted?: (view: WorkflowView, change: CommittedChange) => void;
+  /** Called for each actor before it starts, new or restored (the inspector announces it). */
+  onActorAttached?: (actor: Actor<WorkflowMachine>, how: 'created' | 'restored') => void;
+  /** Latency of each persisted change, from the state change to its commit. */
+  onPersisted?: (seconds: number) => void;
   retryPersistAfterMs?: number;
+}
+
+export interface CommittedChange {
+  eventType: string;
+  fromPhase: TopPhase;
+  toPhase: TopPhase;
+  status: WorkflowStatus;
 }
 
 export interface SendMeta {
@@ -74,6 +85,13 @@ export class WorkflowEngine {
 
   get writerStats() {
     return this.writer.stats;
+  }
+
+  /** Live workflows per top-level phase, for the active gauge. */
+  livePhases(): Map<TopPhase, number> {
+    const phases = new Map<TopPhase, number>();
+    for (const live of this.live.values()) phases.set(live.phase, (phases.get(live.phase) ?? 0) + 1);
+    return phases;
   }
 
   async create(request: CreateRequest): Promise<WorkflowView> {
@@ -250,6 +268,7 @@ export class WorkflowEngine {
       stopped: false,
     };
     this.live.set(id, live);
+    this.deps.onActorAttached?.(actor, init.version === 1 && snapshot.value === 'pending' ? 'created' : 'restored');
     // The inspect hook sees each macrostep's snapshot together with the event that caused it.
     actor.system.inspect({
       next: (event: InspectionEvent) => {
@@ -279,12 +298,19 @@ export class WorkflowEngine {
     if (json === live.persistedJson) return;
     const from = live.phase;
     const to = phaseOf(snapshot.value);
-    // A retrying workflow passes through `retrying` within one macrostep; check both hops.
-    if (from === 'failed' && to !== 'failed' && to !== 'retrying') {
-      WorkflowStateValidator.assertTransition('failed', 'retrying');
-      WorkflowStateValidator.assertTransition('retrying', to);
-    } else {
-      WorkflowStateValidator.assertTransition(from, to);
+    try {
+      // A retrying workflow passes through `retrying` within one macrostep; check both hops.
+      if (from === 'failed' && to !== 'failed' && to !== 'retrying') {
+        WorkflowStateValidator.assertTransition('failed', 'retrying');
+        WorkflowStateValidator.assertTransition('retrying', to);
+      } else {
+        WorkflowStateValidator.assertTransition(from, to);
+      }
+    } catch (error) {
+      // Never persist a move the table forbids; the stored state stays the last valid one.
+      this.deps.logger.error({ workflowId: live.id, err: error, from, to }, 'invalid transition refused');
+      this.evict(live, false);
+      return;
     }
     const now = Date.now();
     const status = statusOf(snapshot.value);
@@ -295,6 +321,7 @@ export class WorkflowEngine {
     live.phase = to;
     const durationMs = now - live.changedAt;
     live.changedAt = now;
+    this.logTransition(live, snapshot, from, to, status, durationMs);
     const committed = this.writer.enqueue({
       workflowId: live.id,
       expectedVersion,
@@ -318,16 +345,16 @@ export class WorkflowEngine {
     live.lastCommit = committed;
     committed.then(
       () => {
-        if (this.deps.onCommitted) {
-          this.deps.onCommitted(
-            toView(snapshot.value, snapshot.context, {
-              version: expectedVersion + 1,
-              correlationId: live.correlationId,
-              createdAt: live.createdAt,
-              updatedAt: new Date(now),
-            }),
-          );
-        }
+        this.deps.onPersisted?.((Date.now() - now) / 1000);
+        this.deps.onCommitted?.(
+          toView(snapshot.value, snapshot.context, {
+            version: expectedVersion + 1,
+            correlationId: live.correlationId,
+            createdAt: live.createdAt,
+            updatedAt: new Date(now),
+          }),
+          { eventType: event.type, fromPhase: from, toPhase: to, status },
+        );
         if (TERMINAL.includes(status) && live.version === expectedVersion + 1) this.evict(live, false);
       },
       (error: unknown) => {
@@ -336,6 +363,24 @@ export class WorkflowEngine {
         this.evict(live, !conflict);
       },
     );
+  }
+
+  /** One log line per retry scheduled, failure, recovery and completion. */
+  private logTransition(live: Live, snapshot: WorkflowSnapshot, from: TopPhase, to: TopPhase, status: WorkflowStatus, durationMs: number): void {
+    const { context } = snapshot;
+    const fields = { workflowId: live.id, correlationId: live.correlationId };
+    const lastError = context.errors.at(-1);
+    if (status === 'backoff' && lastError) {
+      this.deps.logger.warn(
+        { ...fields, phase: to, attempt: context.attempt, delayMs: Math.max(0, (context.wakeAt ?? 0) - Date.now()), code: lastError.code, error: lastError.message },
+        'step retry scheduled',
+      );
+    } else if (to === 'failed' && from !== 'failed' && lastError) {
+      this.deps.logger.error({ ...fields, phase: lastError.phase, attempt: lastError.attempt, code: lastError.code, error: lastError.message }, 'workflow failed');
+    } else if (from !== to && isStepPhase(from) && context.attempt > 1 && context.flags[PHASE_SPECS[from].flag]) {
+      this.deps.logger.info({ ...fields, phase: from, attempts: context.attempt }, 'step recovered after retries');
+    }
+    if (to === 'completed') this.deps.logger.info({ ...fields, durationMs }, 'workflow completed');
   }
 
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */

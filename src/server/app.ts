@@ -1,18 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { routePath } from 'hono/route';
 import type { z } from 'zod';
 import type { WorkflowStore } from '../db/store.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { ApiError, errorResponse, invalidRequest } from './errors.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { workflowRoutes } from './routes/workflows.ts';
+import type { ChangeHub } from './stream.ts';
 
 export interface AppDeps {
   engine: WorkflowEngine;
   store: WorkflowStore;
   logger: Logger;
   maxUploadBytes: number;
+  hub: ChangeHub;
+  metrics: ServiceMetrics;
 }
 
 export type AppEnv = { Variables: { correlationId: string } };
@@ -34,7 +40,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const id = given && CORRELATION_ID.test(given) ? given : randomUUID();
     c.set('correlationId', id);
     c.header('X-Correlation-Id', id);
+    const started = performance.now();
     await next();
+    const seconds = (performance.now() - started) / 1000;
+    // The matched route pattern, never the raw path: ids would explode the label set.
+    const route = c.res.status === 404 && !c.req.path.startsWith('/workflows/') ? 'unmatched' : routePath(c, -1);
+    deps.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    deps.logger.info(
+      { correlationId: id, method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round(seconds * 1000) },
+      'request',
+    );
   });
 
   // Base64 inflates uploads by a third; leave room for the JSON around them.
@@ -60,7 +75,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
   });
 
+  app.get('/metrics', async (c) => {
+    const { body, contentType } = await deps.metrics.render();
+    return c.body(body, 200, { 'content-type': contentType });
+  });
+
   app.route('/workflows', workflowRoutes(deps));
+  app.route('/stats', statsRoutes(deps));
 
   app.notFound((c: Context) => c.json({ code: 'NOT_FOUND', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
   app.onError((error, c) => errorResponse(error, c, deps.logger));

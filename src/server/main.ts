@@ -3,11 +3,11 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { openDatabase } from '../db/client.ts';
 import { WorkflowStore } from '../db/store.ts';
-import { WorkflowEngine } from '../engine/engine.ts';
+import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { createStepActors } from '../engine/steps.ts';
-import { createApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { wireService } from './service.ts';
 
 export interface Service {
   url: string;
@@ -27,9 +27,12 @@ export async function startService(config: Config, logger: Logger = createLogger
   if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
   const handle = await openDatabase(config.database);
   const store = new WorkflowStore(handle.db);
-  const steps = createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults });
-  const engine = new WorkflowEngine({ store, steps, logger });
-  const app = createApp({ engine, store, logger, maxUploadBytes: config.maxUploadBytes });
+  const { engine, app } = wireService({
+    store,
+    logger,
+    maxUploadBytes: config.maxUploadBytes,
+    steps: (onAttempt) => createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults, onAttempt }),
+  });
   const { restored } = await engine.restoreAll();
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));

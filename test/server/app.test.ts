@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowStore } from '../../src/db/store.ts';
-import { WorkflowEngine } from '../../src/engine/engine.ts';
+import type { WorkflowEngine } from '../../src/engine/engine.ts';
 import { DataError } from '../../src/machine/errors.ts';
 import type { Phase } from '../../src/machine/table.ts';
-import { createApp } from '../../src/server/app.ts';
+import { wireService } from '../../src/server/service.ts';
 import { DRIVERS, testDatabase } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { fakeSteps, outputsFor, type StepBehaviour } from '../support/steps.ts';
@@ -14,11 +14,10 @@ for (const driver of DRIVERS) {
   describe(`HTTP API on ${driver}`, () => {
     let store: WorkflowStore;
     let engine: WorkflowEngine;
-    let app: ReturnType<typeof createApp>;
+    let app: ReturnType<typeof wireService>['app'];
 
     const setup = (steps: Partial<Record<Phase, StepBehaviour>> = {}, maxUploadBytes = 1024 * 1024) => {
-      engine = new WorkflowEngine({ store, steps: fakeSteps(steps), logger: testLogger() });
-      app = createApp({ engine, store, logger: testLogger(), maxUploadBytes });
+      ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes, steps: () => fakeSteps(steps) }));
     };
     const json = (body: unknown, headers: Record<string, string> = {}) => ({
       method: 'POST',
@@ -169,7 +168,7 @@ for (const driver of DRIVERS) {
         },
       });
       const created = await create();
-      const failed = (await waitFor(created.id, ['failed'])) as { errors: { code: string; phase: string }[] };
+      const failed = (await waitFor(created.id, ['failed'])) as unknown as { errors: { code: string; phase: string }[] };
       expect(failed.errors.at(-1)).toMatchObject({ code: 'BAD_RELATIONS', phase: 'dependency_analysis' });
       broken = false;
       const res = await app.request(`/workflows/${created.id}/events`, json({ type: 'RETRY' }));

@@ -1,7 +1,9 @@
 import { Hono, type Context } from 'hono';
-import { decodeCursor, type NewDatasetFile } from '../../db/store.ts';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { decodeCursor, encodeCursor, type NewDatasetFile } from '../../db/store.ts';
 import type { AssetRow, DependencyRow, StepRunRow, TransitionRow } from '../../db/schema.ts';
 import { rowToView } from '../../engine/engine.ts';
+import type { WorkflowView } from '../../engine/view.ts';
 import type { MappingOutput, ValidationOutput } from '../../handlers/types.ts';
 import type { WorkflowEvent } from '../../machine/machine.ts';
 import type { AppDeps, AppEnv } from '../app.ts';
@@ -156,13 +158,68 @@ function pageArray<T>(items: T[], limit: number, cursor: string | undefined): { 
   if (cursor && !parts) throw new ApiError(400, 'INVALID_CURSOR', 'The cursor is not one this service issued; pass nextCursor from the previous page unchanged.');
   const offset = parts ? Number(parts[0]) : 0;
   const slice = items.slice(offset, offset + limit);
-  const next = offset + limit < items.length ? Buffer.from(JSON.stringify([offset + limit])).toString('base64url') : null;
+  const next = offset + limit < items.length ? encodeCursor([offset + limit]) : null;
   return { items: slice, nextCursor: next };
 }
 
+const KEEPALIVE_MS = 15_000;
+const ENDED = new Set(['completed', 'failed', 'needs_migration']);
+
+/**
+ * Streams committed views as SSE until `isLast` says stop or the client goes away. Subscribes
+ * before reading the current state so no change falls between the two.
+ */
+function streamViews(
+  c: Context,
+  hub: AppDeps['hub'],
+  id: string | null,
+  begin: (stream: SSEStreamingApi) => Promise<{ sentVersion: number; done: boolean }>,
+  idOf: (view: WorkflowView) => string,
+): Response {
+  const queue: WorkflowView[] = [];
+  let wake: (() => void) | null = null;
+  const unsubscribe = hub.subscribe(id, (view) => {
+    queue.push(view);
+    wake?.();
+  });
+  return streamSSE(c, async (stream) => {
+    let closed = false;
+    stream.onAbort(() => {
+      closed = true;
+      wake?.();
+    });
+    try {
+      let { sentVersion, done } = await begin(stream);
+      while (!done && !closed) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, KEEPALIVE_MS).unref();
+          });
+          wake = null;
+          if (queue.length === 0 && !closed) await stream.write(': keepalive\n\n');
+          continue;
+        }
+        for (const view of queue.splice(0)) {
+          if (id !== null && view.version <= sentVersion) continue;
+          await stream.writeSSE({ id: idOf(view), event: 'snapshot', data: JSON.stringify(view) });
+          sentVersion = view.version;
+          if (id !== null && ENDED.has(view.status)) done = true;
+        }
+      }
+    } finally {
+      unsubscribe();
+    }
+  });
+}
+
 export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
-  const { engine, store } = deps;
+  const { engine, store, hub } = deps;
   const routes = new Hono<AppEnv>();
+
+  routes.get('/stream', (c) =>
+    streamViews(c, hub, null, async () => ({ sentVersion: 0, done: false }), (view) => `${view.id}:${view.version}`),
+  );
 
   const idOf = (c: Context) => parseWith(idParamSchema, { id: c.req.param('id') }, 'path').id;
   const requireWorkflow = async (id: string) => {
@@ -224,6 +281,40 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
       });
     }
   }
+
+  routes.get('/:id/stream', async (c) => {
+    const id = idOf(c);
+    const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId');
+    const resumeFrom = lastEventId !== undefined && /^\d{1,9}$/.test(lastEventId) ? Number(lastEventId) : null;
+    if (lastEventId !== undefined && resumeFrom === null) {
+      throw new ApiError(400, 'INVALID_LAST_EVENT_ID', 'Last-Event-ID must be the id (audit seq) of an event this stream sent.');
+    }
+    await requireWorkflow(id);
+    return streamViews(
+      c,
+      hub,
+      id,
+      async (stream) => {
+        const row = await requireWorkflow(id);
+        if (resumeFrom !== null && resumeFrom < row.version - 1) {
+          // Replay the transitions the client missed, then the current view.
+          let cursor: string | undefined = encodeCursor([resumeFrom]);
+          while (cursor) {
+            const page = await store.getHistory(id, { limit: 500, cursor });
+            for (const item of page.items.filter((h) => h.seq < row.version)) {
+              await stream.writeSSE({ id: String(item.seq), event: 'transition', data: JSON.stringify(historyItem(item)) });
+            }
+            cursor = page.nextCursor ?? undefined;
+          }
+        }
+        if (resumeFrom === null || resumeFrom < row.version) {
+          await stream.writeSSE({ id: String(row.version), event: 'snapshot', data: JSON.stringify(rowToView(row, false)) });
+        }
+        return { sentVersion: row.version, done: ENDED.has(row.status) };
+      },
+      (view) => String(view.version),
+    );
+  });
 
   routes.get('/:id/history', async (c) => {
     const id = idOf(c);

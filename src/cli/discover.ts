@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { openDatabase, type DatabaseHandle } from '../db/client.ts';
+import { WorkflowStore } from '../db/store.ts';
+import { WorkflowEngine } from '../engine/engine.ts';
+import { createStepActors } from '../engine/steps.ts';
+import type { WorkflowView } from '../engine/view.ts';
+import type { ClassificationOutput, DependencyOutput, MappingOutput, ValidationOutput } from '../handlers/types.ts';
+import { STEP_PHASES } from '../machine/table.ts';
+
+const USAGE = `Usage: npm run discover -- [options] <file>...
+
+Runs one discovery workflow over the given CMDB export files, in-process, and prints a summary.
+
+Options:
+  --json             print the final snapshot view as JSON instead of the summary
+  --review           stop at the mapping review point instead of approving automatically
+  --data-dir <dir>   keep the embedded database in <dir> (default: in memory)
+  --quiet            no progress lines
+  -h, --help         this text
+
+DATABASE_URL, when set, runs against that PostgreSQL database instead.`;
+
+export interface DiscoveryRun {
+  view: WorkflowView;
+  mappings: MappingOutput | null;
+  classification: ClassificationOutput | null;
+  dependencies: DependencyOutput | null;
+  validation: ValidationOutput | null;
+}
+
+export interface DiscoverOptions {
+  files: { name: string; content: Uint8Array }[];
+  autoApprove: boolean;
+  database: { url: string } | { dataDir: string | null };
+  onProgress?: (line: string) => void;
+}
+
+function bar(done: number, total: number, width = 18): string {
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+/** Runs one workflow to a settled state and gathers its results. */
+export async function discover(options: DiscoverOptions, handle?: DatabaseHandle): Promise<DiscoveryRun> {
+  const db = handle ?? (await openDatabase(options.database));
+  const store = new WorkflowStore(db.db);
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  let settle: (view: WorkflowView) => void = () => {};
+  const settled = new Promise<WorkflowView>((resolve) => (settle = resolve));
+  let workflowId = '';
+  let phaseStarted = Date.now();
+  let lastPhase = '';
+  const onCommitted = (view: WorkflowView) => {
+    if (view.id !== workflowId && workflowId !== '') return;
+    if (view.phase !== lastPhase) {
+      const now = Date.now();
+      if (lastPhase && (STEP_PHASES as readonly string[]).includes(lastPhase)) {
+        const done = STEP_PHASES.indexOf(lastPhase as (typeof STEP_PHASES)[number]) + 1;
+        options.onProgress?.(`${bar(done, STEP_PHASES.length)} ${lastPhase.padEnd(22)} ${((now - phaseStarted) / 1000).toFixed(2)} s`);
+      }
+      lastPhase = view.phase;
+      phaseStarted = now;
+    }
+    if (view.status === 'backoff') options.onProgress?.(`    retrying ${view.phase} at ${view.wakeAt}: ${view.errors.at(-1)?.message ?? ''}`);
+    if (view.status === 'completed' || view.status === 'failed' || view.status === 'awaiting_review') settle(view);
+  };
+  const steps = createStepActors({ store, logger, maxUploadBytes: Number.MAX_SAFE_INTEGER });
+  const engine = new WorkflowEngine({ store, steps, logger, onCommitted });
+  try {
+    const created = await engine.create({
+      name: options.files.map((f) => f.name).join(', '),
+      files: options.files.map((f) => ({ name: f.name, format: null, content: f.content })),
+      autoStart: false,
+    });
+    workflowId = created.id;
+    await engine.send(created.id, { type: 'START' });
+    let view = await settled;
+    if (view.status === 'awaiting_review' && options.autoApprove) {
+      options.onProgress?.(`    mappings approved automatically: ${view.review?.reasons.join('; ') ?? ''}`);
+      const next = new Promise<WorkflowView>((resolve) => (settle = resolve));
+      await engine.send(created.id, { type: 'APPROVE_MAPPINGS' });
+      view = await next;
+    }
+    await engine.idle();
+    const final = await engine.get(created.id);
+    return {
+      view: final,
+      mappings: await store.getArtifact<MappingOutput>(created.id, 'field_mappings'),
+      classification: await store.getArtifact<ClassificationOutput>(created.id, 'asset_classes'),
+      dependencies: await store.getArtifact<DependencyOutput>(created.id, 'dependencies'),
+      validation: await store.getArtifact<ValidationOutput>(created.id, 'validation'),
+    };
+  } finally {
+    await engine.stop();
+    if (!handle) await db.close();
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+function counts(record: Record<string, number>): string {
+  return Object.entries(record)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+}
+
+/** The human summary: mapping table, assets by type, dependencies, quarantine. */
+export function summarize(run: DiscoveryRun): string {
+  const out: string[] = [];
+  const { view } = run;
+  out.push(`workflow ${view.id}: ${view.status}`);
+  for (const error of view.status === 'failed' ? view.errors.slice(-1) : []) {
+    out.push(`  error ${error.code} in ${error.phase}: ${error.message}`, `  hint: ${error.hint}`);
+  }
+  if (run.mappings) {
+    out.push('', 'Field mappings');
+    const rows = run.mappings.mappings.map((m) => [m.file, m.source, m.target, m.confidence.toFixed(2), m.reason]);
+    out.push(table([['file', 'column', 'target', 'conf', 'reason'], ...rows]));
+  }
+  if (run.classification) {
+    const s = run.classification.summary;
+    out.push('', `Assets: ${s.assets}`, `  by type: ${counts(s.byType)}`, `  by environment: ${counts(s.byEnvironment)}`);
+    out.push(`  by OS family: ${counts(s.byOsFamily)}`, `  unknown: ${(s.unknownShare * 100).toFixed(1)}%`);
+  }
+  if (run.dependencies) {
+    const s = run.dependencies.summary;
+    out.push('', `Dependencies: ${s.edges} edges, ${s.nodes} nodes, ${s.unresolvedEndpoints} unresolved endpoints, ${s.cycles} cycles`);
+    out.push(`  by type: ${counts(s.edgesByType)}`, `  application groups: ${s.applicationGroups.length}`);
+  }
+  if (run.validation) {
+    const q = run.validation.quarantine;
+    out.push('', `Quarantined records: ${q.length}`);
+    for (const record of q.slice(0, 10)) {
+      out.push(`  ${record.table} row ${record.row + 1}: ${record.findings.map((f) => f.message).join('; ')}`);
+    }
+    if (q.length > 10) out.push(`  ... ${q.length - 10} more (GET /workflows/:id/quarantine)`);
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      review: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || positionals.length === 0) {
+    console.log(USAGE);
+    process.exit(values.help ? 0 : 2);
+  }
+  const files = positionals.map((path) => {
+    try {
+      return { name: basename(path), content: new Uint8Array(readFileSync(path)) };
+    } catch (error) {
+      console.error(`Cannot read ${path}: ${(error as Error).message}`);
+      process.exit(2);
+    }
+  });
+  const url = process.env.DATABASE_URL;
+  const run = await discover({
+    files,
+    autoApprove: !values.review,
+    database: url ? { url } : { dataDir: values['data-dir'] ?? null },
+    onProgress: values.quiet || values.json ? undefined : (line) => console.error(line),
+  });
+  console.log(values.json ? JSON.stringify(run.view, null, 2) : summarize(run));
+  process.exit(run.view.status === 'failed' ? 1 : 0);
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '../db/client.ts';
+import { discover } from './discover.ts';
+
+/** Runs every export in a folder through its own workflow and prints what each yielded; exits 1 if any failed. */
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) {
+    console.error('Usage: npm run samples -- <folder of CMDB exports>');
+    process.exit(2);
+  }
+  const names = readdirSync(dir).filter((n) => /\.(csv|json|xlsx)$/i.test(n)).sort();
+  const handle = await openDatabase(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { dataDir: null });
+  let failures = 0;
+  try {
+    for (const name of names) {
+      const started = Date.now();
+      try {
+        const run = await discover({ files: [{ name, content: new Uint8Array(readFileSync(join(dir, name))) }], autoApprove: true, database: { dataDir: null } }, handle);
+        const mapped = (run.mappings?.mappings ?? []).filter((m) => m.target !== 'attributes');
+        const status = run.view.status;
+        if (status !== 'completed') failures += 1;
+        console.log(`\n== ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        if (status === 'failed') console.log(`   error: ${JSON.stringify(run.view.errors.at(-1))}`);
+        console.log(`   mapped columns (${mapped.length}): ${mapped.map((m) => `${m.source}->${m.target}`).join(', ')}`);
+        console.log(`   assets by type: ${JSON.stringify(run.classification?.summary.byType ?? {})}`);
+        console.log(`   edges: ${run.dependencies?.summary.edges ?? 0} ${JSON.stringify(run.dependencies?.summary.edgesByType ?? {})}`);
+        console.log(`   quarantined: ${run.validation?.quarantine.length ?? 0}`);
+      } catch (error) {
+        failures += 1;
+        console.log(`\n== ${name}: CRASHED: ${(error as Error).stack ?? String(error)}`);
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  console.log(`\n${names.length - failures} passed, ${failures} failed`);
+  process.exit(failures > 0 ? 1 : 0);
+}
+
+void main();

@@ -1,0 +1,43 @@
+import type { InspectionEvent } from 'xstate';
+import type { WorkflowStore } from '../db/store.ts';
+import { WorkflowEngine, type EngineDeps } from '../engine/engine.ts';
+import type { Logger } from '../engine/logger.ts';
+import type { StepOutcome } from '../engine/steps.ts';
+import type { StepLogic } from '../machine/machine.ts';
+import type { Phase } from '../machine/table.ts';
+import { createApp } from './app.ts';
+import { ServiceMetrics } from './metrics.ts';
+import { ChangeHub } from './stream.ts';
+
+export interface WireOptions {
+  store: WorkflowStore;
+  logger: Logger;
+  maxUploadBytes: number;
+  /** Builds the step actors; `onAttempt` feeds the step metrics. */
+  steps: (onAttempt: (phase: Phase, outcome: StepOutcome, seconds: number) => void) => Record<Phase, StepLogic>;
+  inspect?: (event: InspectionEvent) => void;
+  onActorAttached?: EngineDeps['onActorAttached'];
+  retryPersistAfterMs?: number;
+}
+
+/** Wires engine, metrics, change hub and HTTP app around a store: shared by main and the tests. */
+export function wireService(options: WireOptions) {
+  const hub = new ChangeHub();
+  // The gauge reads the engine lazily, at scrape time.
+  const metrics = new ServiceMetrics(() => engine.livePhases());
+  const engine: WorkflowEngine = new WorkflowEngine({
+    store: options.store,
+    steps: options.steps((phase, outcome, seconds) => metrics.onAttempt(phase, outcome, seconds)),
+    logger: options.logger,
+    inspect: options.inspect,
+    onActorAttached: options.onActorAttached,
+    retryPersistAfterMs: options.retryPersistAfterMs,
+    onCommitted: (view, change) => {
+      metrics.onCommitted(change);
+      hub.publish(view);
+    },
+    onPersisted: (seconds) => metrics.onPersisted(seconds),
+  });
+  const app = createApp({ engine, store: options.store, logger: options.logger, maxUploadBytes: options.maxUploadBytes, hub, metrics });
+  return { engine, app, hub, metrics };
+}
