@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   } finally {
     await handle.close();
   }
-  console.log(`\n${names.length - failures} passed, ${failures} failed`);
+  console.log(`\nsamples: ${names.length - failures} of ${names.length} completed`);
   process.exit(failures > 0 ? 1 : 0);
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DRIVERS } from '../support/db.ts';
+import { DRIVERS, freshPostgresUrl } from '../support/db.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const CSV = ['name,fqdn,ip_address,os,environment', 'web01,web01.example.com,10.0.0.1,Ubuntu 22.04,prod', 'db01,db01.example.com,10.0.0.2,Windows Server 2019,prod'].join('\n');
@@ -73,7 +73,8 @@ for (const driver of DRIVERS) {
     it('resumes a workflow killed with SIGKILL mid-step and completes it after a restart', async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'discovery-e2e-'));
       dirs.push(dataDir);
-      const env: Record<string, string> = driver === 'pglite' ? { DATA_DIR: dataDir, DATABASE_URL: '' } : { DATABASE_URL: process.env.DATABASE_URL! };
+      const env: Record<string, string> =
+        driver === 'pglite' ? { DATA_DIR: dataDir, DATABASE_URL: '' } : { DATABASE_URL: await freshPostgresUrl(process.env.DATABASE_URL!, 'e2e') };
       // Every step attempt is slow, so the kill lands while one is in flight.
       const first = await startServer({ ...env, FAULT_INJECTION: 'slow=1,slowMs=1500' });
       const res = await fetch(`${first.url}/workflows?name=e2e`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });

@@ -14,10 +14,10 @@ const cache = globalThis as typeof globalThis & { __discoveryTestDbs?: Map<Drive
 /** The drivers to run the shared suites on: PGlite always, PostgreSQL when DATABASE_URL is set. */
 export const DRIVERS: DriverKind[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
-/** Each worker gets its own PostgreSQL database, so parallel files never truncate each other's tables. */
-async function workerPostgresUrl(baseUrl: string): Promise<string> {
+/** A new, empty PostgreSQL database next to the one in `baseUrl`, named with `suffix`. */
+export async function freshPostgresUrl(baseUrl: string, suffix: string): Promise<string> {
   const url = new URL(baseUrl);
-  const name = `${url.pathname.slice(1) || 'postgres'}_w${process.env.VITEST_POOL_ID ?? '0'}`;
+  const name = `${url.pathname.slice(1) || 'postgres'}_${suffix}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   try {
@@ -39,7 +39,8 @@ export function testDatabase(kind: DriverKind): Promise<TestDatabase> {
       const handle =
         kind === 'pglite'
           ? await openDatabase({ dataDir: null })
-          : await openDatabase({ url: await workerPostgresUrl(process.env.DATABASE_URL!) });
+          : // Each worker gets its own database, so parallel files never truncate each other's tables.
+            await openDatabase({ url: await freshPostgresUrl(process.env.DATABASE_URL!, `w${process.env.VITEST_POOL_ID ?? '0'}`) });
       return { handle, store: new WorkflowStore(handle.db) };
     })();
     cache.__discoveryTestDbs.set(kind, db);
