@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
@@ -8,6 +11,7 @@ import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { ApiError, errorResponse, invalidRequest } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import type { ChangeHub } from './stream.ts';
@@ -24,6 +28,24 @@ export interface AppDeps {
 export type AppEnv = { Variables: { correlationId: string } };
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const DOCS_ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+};
+/** Swagger UI's files from the installed package, read once per app. */
+async function docsAsset(docsCache: Map<string, Uint8Array<ArrayBuffer>>, file: string): Promise<{ body: Uint8Array<ArrayBuffer> | string; type: string } | null> {
+  if (file === 'docs-init.js') return { body: DOCS_INIT_JS, type: 'text/javascript; charset=utf-8' };
+  const type = DOCS_ASSETS[file];
+  if (!type) return null;
+  let body = docsCache.get(file);
+  if (!body) {
+    const root = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+    body = new Uint8Array(await readFile(join(root, file)));
+    docsCache.set(file, body);
+  }
+  return { body, type };
+}
 
 /** Parses `input` with `schema` or throws a 400 naming the field and the problem. */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {
@@ -78,6 +100,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get('/metrics', async (c) => {
     const { body, contentType } = await deps.metrics.render();
     return c.body(body, 200, { 'content-type': contentType });
+  });
+
+  const docsCache = new Map<string, Uint8Array<ArrayBuffer>>();
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/docs', (c) => c.html(DOCS_HTML));
+  app.get('/docs/assets/:file', async (c) => {
+    const asset = await docsAsset(docsCache, c.req.param('file'));
+    if (!asset) return c.json({ code: 'NOT_FOUND', message: `No documentation asset ${c.req.param('file')}.` }, 404);
+    return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'public, max-age=86400' });
   });
 
   app.route('/workflows', workflowRoutes(deps));

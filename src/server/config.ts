@@ -71,7 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
     logLevel: e.LOG_LEVEL,
-    logPretty: e.LOG_PRETTY,
+    // Human-readable in a terminal (npm start by hand), JSON lines otherwise.
+    logPretty: env.LOG_PRETTY === undefined ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY,
     maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),
     faults: e.FAULT_INJECTION,
     inspect: { enabled: e.INSPECT, port: e.INSPECT_PORT },
