@@ -4,11 +4,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
 import { routePath } from 'hono/route';
 import type { z } from 'zod';
 import type { WorkflowStore } from '../db/store.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
+import { apiKeyAuth } from './auth.ts';
+import type { ApiKey } from './config.ts';
 import { ApiError, errorResponse, invalidRequest } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
@@ -23,9 +27,12 @@ export interface AppDeps {
   maxUploadBytes: number;
   hub: ChangeHub;
   metrics: ServiceMetrics;
+  apiKeys: ApiKey[];
+  corsOrigins: string[];
 }
 
-export type AppEnv = { Variables: { correlationId: string } };
+/** `principal` is the API key's name, or null when auth is off. */
+export type AppEnv = { Variables: { correlationId: string; principal: string | null } };
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -74,6 +81,30 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     );
   });
 
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
+  if (deps.corsOrigins.length > 0) {
+    app.use(
+      '*',
+      cors({
+        origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins,
+        allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Correlation-Id', 'Last-Event-ID'],
+        exposeHeaders: ['X-Correlation-Id', 'Location'],
+      }),
+    );
+  }
+
   // Base64 inflates uploads by a third; leave room for the JSON around them.
   const maxBody = Math.ceil(deps.maxUploadBytes * 1.4) + 1024 * 1024;
   app.use(
@@ -87,6 +118,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       },
     }),
   );
+
+  app.use('*', apiKeyAuth(deps.apiKeys));
 
   app.get('/healthz', async (c) => {
     try {

@@ -28,6 +28,36 @@ const faultSchema = z
     return faults;
   });
 
+export const ROLES = ['read', 'write', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiKey {
+  name: string;
+  token: string;
+  role: Role;
+}
+
+const apiKeysSchema = z
+  .string()
+  .optional()
+  .transform((value, ctx): ApiKey[] => {
+    if (!value) return [];
+    const keys: ApiKey[] = [];
+    for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+      const [name, token, role, ...rest] = entry.split(':');
+      if (!name || !token || !role || rest.length > 0 || !(ROLES as readonly string[]).includes(role)) {
+        ctx.addIssue({ code: 'custom', message: `entry "${name ?? ''}:…" must be name:token:role with role read, write or admin` });
+        return z.NEVER;
+      }
+      if (token.length < 16) {
+        ctx.addIssue({ code: 'custom', message: `the token of "${name}" is shorter than 16 characters; use a long random token` });
+        return z.NEVER;
+      }
+      keys.push({ name, token, role: role as Role });
+    }
+    return keys;
+  });
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -41,6 +71,13 @@ const envSchema = z.object({
   LOG_PRETTY: flag,
   MAX_UPLOAD_MB: z.coerce.number().positive().max(10_000).default(100),
   FAULT_INJECTION: faultSchema,
+  API_KEYS: apiKeysSchema,
+  ALLOW_ANONYMOUS: flag,
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((o) => o.trim()).filter(Boolean) : []))
+    .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be a comma-separated list of origins like https://cmdb.example.com'),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
 });
@@ -54,6 +91,9 @@ export interface Config {
   maxUploadBytes: number;
   faults: FaultConfig | undefined;
   inspect: { enabled: boolean; port: number };
+  apiKeys: ApiKey[];
+  allowAnonymous: boolean;
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {}
@@ -68,7 +108,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return {
     port: e.PORT,
-    host: e.HOST,
+    // Without API keys the service is open to whoever reaches it: loopback only, unless told otherwise.
+    host: e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS ? '127.0.0.1' : e.HOST,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
     logLevel: e.LOG_LEVEL,
     // Human-readable in a terminal (npm start by hand), JSON lines otherwise.
@@ -76,5 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),
     faults: e.FAULT_INJECTION,
     inspect: { enabled: e.INSPECT, port: e.INSPECT_PORT },
+    apiKeys: e.API_KEYS,
+    allowAnonymous: e.ALLOW_ANONYMOUS,
+    corsOrigins: e.CORS_ORIGINS,
   };
 }

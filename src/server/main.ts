@@ -31,6 +31,8 @@ export async function startService(config: Config, logger: Logger = createLogger
     store,
     logger,
     maxUploadBytes: config.maxUploadBytes,
+    apiKeys: config.apiKeys,
+    corsOrigins: config.corsOrigins,
     steps: (onAttempt) => createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults, onAttempt }),
   });
   const { restored } = await engine.restoreAll();
@@ -40,7 +42,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
-  logger.info({ url, database: handle.kind, restored }, 'discovery flow listening');
+  logger.info({ url, database: handle.kind, restored, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous' }, 'discovery flow listening');
   return {
     url,
     engine,

@@ -6,6 +6,7 @@ import type { StepOutcome } from '../engine/steps.ts';
 import type { StepLogic } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
 import { createApp } from './app.ts';
+import type { ApiKey } from './config.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { ChangeHub } from './stream.ts';
 
@@ -18,6 +19,8 @@ export interface WireOptions {
   inspect?: (event: InspectionEvent) => void;
   onActorAttached?: EngineDeps['onActorAttached'];
   retryPersistAfterMs?: number;
+  apiKeys?: ApiKey[];
+  corsOrigins?: string[];
 }
 
 /** Wires engine, metrics, change hub and HTTP app around a store: shared by main and the tests. */
@@ -38,6 +41,15 @@ export function wireService(options: WireOptions) {
     },
     onPersisted: (seconds) => metrics.onPersisted(seconds),
   });
-  const app = createApp({ engine, store: options.store, logger: options.logger, maxUploadBytes: options.maxUploadBytes, hub, metrics });
+  const app = createApp({
+    engine,
+    store: options.store,
+    logger: options.logger,
+    maxUploadBytes: options.maxUploadBytes,
+    hub,
+    metrics,
+    apiKeys: options.apiKeys ?? [],
+    corsOrigins: options.corsOrigins ?? [],
+  });
   return { engine, app, hub, metrics };
 }

@@ -236,6 +236,7 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
       options: request.options,
       autoStart: request.autoStart,
       correlationId: c.get('correlationId'),
+      actor: c.get('principal'),
     });
     c.header('Location', `/workflows/${view.id}`);
     return c.json(view, 201);
@@ -265,7 +266,7 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const event = parseWith(eventBodySchema, body, 'event') as WorkflowEvent;
     if (event.type === 'APPROVE_MAPPINGS' && event.overrides) await checkOverrides(id, event.overrides);
-    return c.json(await engine.send(id, event, { correlationId: c.get('correlationId') }));
+    return c.json(await engine.send(id, event, { correlationId: c.get('correlationId'), actor: c.get('principal') }));
   });
 
   /** Overrides must name columns the mapping step saw, so a typo is a 400 now rather than a failed workflow later. */

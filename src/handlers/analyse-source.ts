@@ -1,0 +1,151 @@
+import { FLOW_FIELDS, normaliseColumn, SIGNATURES, SYNONYMS } from './synonyms.ts';
+import type { Cell, ColumnProfile, ColumnType, SourceAnalysis, SourceSystem, Table, TableAnalysis, TableRole, ValuePattern } from './types.ts';
+import { cellText, isDate, parseNumber, round, valuePatterns } from './values.ts';
+
+// Types and patterns are read from an even sample: enough to be sure, cheap at 100k rows.
+const SAMPLE_SIZE = 2000;
+const PATTERN_MAJORITY = 0.6;
+const TYPE_MAJORITY = 0.9;
+const MAX_EXAMPLES = 5;
+const BOOLEANS = new Set(['true', 'false', 'yes', 'no', 'y', 'n']);
+
+function valueType(value: Cell, text: string): Exclude<ColumnType, 'empty' | 'mixed'> {
+  if (typeof value === 'boolean') return 'boolean';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  const lower = text.toLowerCase();
+  if (BOOLEANS.has(lower)) return 'boolean';
+  if (/^-?\d+$/.test(text)) return 'integer';
+  const parsed = parseNumber(text);
+  if (parsed && parsed.unit === null) return 'number';
+  if (isDate(text)) return 'date';
+  return 'string';
+}
+
+export function profileColumn(rows: Table['rows'], column: string): ColumnProfile {
+  const total = rows.length;
+  let empty = 0;
+  const distinct = new Set<string>();
+  const examples: string[] = [];
+  for (let index = 0; index < total; index++) {
+    const text = cellText(rows[index][column]);
+    if (text === null) {
+      empty++;
+      continue;
+    }
+    if (!distinct.has(text)) {
+      distinct.add(text);
+      if (examples.length < MAX_EXAMPLES) examples.push(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+    }
+  }
+  const filled = total - empty;
+  const step = Math.max(1, Math.floor(total / SAMPLE_SIZE));
+  const typeCounts = new Map<string, number>();
+  const patternCounts = new Map<ValuePattern, number>();
+  let sampled = 0;
+  for (let index = 0; index < total && filled > 0; index += step) {
+    const value = rows[index][column] ?? null;
+    const text = cellText(value);
+    if (text === null) continue;
+    sampled++;
+    const type = valueType(value, text);
+    typeCounts.set(type, (typeCounts.get(type) ?? 0) + 1);
+    for (const pattern of valuePatterns(text)) patternCounts.set(pattern, (patternCounts.get(pattern) ?? 0) + 1);
+  }
+  return {
+    name: column,
+    type: columnType(typeCounts, sampled),
+    emptyShare: total === 0 ? 1 : round(empty / total, 4),
+    distinct: distinct.size,
+    examples,
+    patterns: [...patternCounts].filter(([, count]) => count / sampled >= PATTERN_MAJORITY).map(([pattern]) => pattern),
+  };
+}
+
+function columnType(counts: Map<string, number>, sampled: number): ColumnType {
+  if (sampled === 0) return 'empty';
+  const integer = counts.get('integer') ?? 0;
+  const number = counts.get('number') ?? 0;
+  if (integer / sampled >= TYPE_MAJORITY) return 'integer';
+  if ((integer + number) / sampled >= TYPE_MAJORITY) return 'number';
+  for (const type of ['boolean', 'date', 'string'] as const) {
+    if ((counts.get(type) ?? 0) / sampled >= TYPE_MAJORITY) return type;
+  }
+  return (counts.get('string') ?? 0) / sampled > 0.5 ? 'string' : 'mixed';
+}
+
+const SIGNATURE_SETS = Object.entries(SIGNATURES).map(([system, names]) => [system as SourceSystem, new Set(names)] as const);
+
+function detectSystem(table: Table, normalised: string[], profile: ColumnProfile[]): { system: SourceSystem; confidence: number } {
+  if (table.format === 'netbox') return { system: 'netbox', confidence: 1 };
+  let best: { system: SourceSystem; confidence: number } = { system: 'generic', confidence: 0 };
+  for (const [system, signature] of SIGNATURE_SETS) {
+    let hits = normalised.filter((name) => signature.has(name)).length;
+    if (system === 'servicenow') hits += normalised.filter((name) => name.startsWith('u_')).length * 0.5;
+    // Half of a distinctive header set (capped at 6 columns) is proof enough.
+    const needed = Math.min(6, Math.max(3, Math.ceil(Math.min(signature.size, normalised.length) / 2)));
+    const confidence = round(Math.min(1, hits / needed), 2);
+    if (confidence > best.confidence) best = { system, confidence };
+  }
+  if (/(^|[#/\\])vinfo|rvtools/i.test(table.id) && best.system !== 'rvtools') best = { system: 'rvtools', confidence: 0.8 };
+  // cmdb_rel_ci exports carry little more than parent, child and a "Depends on::Used by" type.
+  if (best.confidence < 0.5 && profile.some((column) => column.examples.some((example) => /^[A-Z][a-z ]+::[A-Z][a-z ]+$/.test(example)))) {
+    best = { system: 'servicenow', confidence: 0.85 };
+  }
+  if (best.confidence < 0.5) return { system: 'generic', confidence: round(1 - best.confidence, 2) };
+  return best;
+}
+
+const FLOW_NAMES = new Map<string, string>();
+for (const synonym of SYNONYMS) {
+  if (FLOW_FIELDS.includes(synonym.target)) for (const name of synonym.names) FLOW_NAMES.set(name, synonym.target);
+}
+const PARENT_NAMES = new Set(SYNONYMS.filter((s) => s.target === 'rel_parent').flatMap((s) => s.names));
+const CHILD_NAMES = new Set(SYNONYMS.filter((s) => s.target === 'rel_child').flatMap((s) => s.names));
+
+export function detectRole(normalised: string[]): TableRole {
+  const flow = new Set(normalised.map((name) => FLOW_NAMES.get(name)).filter((target) => target !== undefined));
+  const hasSource = flow.has('src_host') || flow.has('src_ip');
+  const hasDestination = flow.has('dst_host') || flow.has('dst_ip');
+  if (hasSource && hasDestination && (flow.has('src_ip') || flow.has('dst_ip') || flow.has('dst_port'))) return 'flows';
+  if (normalised.some((name) => PARENT_NAMES.has(name)) && normalised.some((name) => CHILD_NAMES.has(name))) return 'relations';
+  return 'assets';
+}
+
+export function analyseTable(table: Table): TableAnalysis {
+  const normalised = table.columns.map(normaliseColumn);
+  const profile = table.columns.map((column) => profileColumn(table.rows, column));
+  return {
+    table: table.id,
+    file: table.file,
+    format: table.format,
+    encoding: table.encoding,
+    ...(table.delimiter === undefined ? {} : { delimiter: table.delimiter }),
+    rows: table.rows.length,
+    columns: table.columns.length,
+    profile,
+    source: detectSystem(table, normalised, profile),
+    role: detectRole(normalised),
+  };
+}
+
+/** Profiles every column of every table and tells which system produced it and what it holds. */
+export function analyseSource(tables: Table[]): SourceAnalysis {
+  const analysed = tables.map(analyseTable);
+  // The dominant system is the one carrying the most rows, weighted by how sure we are.
+  const weight = new Map<SourceSystem, { weight: number; confidence: number }>();
+  for (const table of analysed) {
+    const entry = weight.get(table.source.system) ?? { weight: 0, confidence: 0 };
+    entry.weight += Math.max(1, table.rows) * table.source.confidence;
+    entry.confidence = Math.max(entry.confidence, table.source.confidence);
+    weight.set(table.source.system, entry);
+  }
+  let source: SourceAnalysis['source'] = { system: 'generic', confidence: 0 };
+  let best = -1;
+  for (const [system, entry] of weight) {
+    if (entry.weight > best) {
+      best = entry.weight;
+      source = { system, confidence: entry.confidence };
+    }
+  }
+  return { tables: analysed, source };
+}

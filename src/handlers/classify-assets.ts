@@ -1,0 +1,427 @@
+import { columnsByTarget } from './map-fields.ts';
+import type { Asset, AssetType, Cell, ClassificationOutput, Environment, FieldMapping, MappingTarget, OsFamily, QuarantinedRecord, Row, SourceAnalysis, SourceSystem, Table } from './types.ts';
+import { bareIp, columnSizeUnit, identityKey, isIp, meaningful, parseNumber, round, splitList, toMegabytes } from './values.ts';
+
+interface Rule {
+  rule: string;
+  pattern: RegExp;
+  type: AssetType;
+  subtype: string | null;
+}
+
+// Ordered: the first match wins, so narrower phrases ("cluster node", "storage switch",
+// "computer room") come before the words they contain.
+const CLASS_RULES: Rule[] = [
+  { rule: 'cluster_node', pattern: /cluster node|\bnode\b.*cluster/, type: 'server', subtype: null },
+  { rule: 'generic_ci', pattern: /^(configuration item|ci|item|cmdb_ci|unknown)$/, type: 'unknown', subtype: null },
+  { rule: 'virtual_server', pattern: /virtual machine|\bvm\b|vm instance|\bec2\b|cloud instance|virtual server/, type: 'server', subtype: 'virtual' },
+  { rule: 'role_server', pattern: /(database|application|app|file|web|mail|email|print|backup|db) server/, type: 'server', subtype: null },
+  { rule: 'database', pattern: /database|\bdb\b|db instance|catalog|sql instance|\bschema\b|\b(mysql|oracle|postgres(ql)?|mssql|sql server|mongodb|db2|sybase|hana|mariadb|redis|cassandra)\b/, type: 'database', subtype: null },
+  { rule: 'cluster', pattern: /cluster/, type: 'cluster', subtype: null },
+  { rule: 'router', pattern: /router|gateway/, type: 'network_device', subtype: 'router' },
+  { rule: 'firewall', pattern: /firewall|\bfw\b/, type: 'network_device', subtype: 'firewall' },
+  { rule: 'load_balancer', pattern: /load ?balanc|\blb\b|\bf5\b|big-?ip|netscaler|\badc\b/, type: 'network_device', subtype: 'load_balancer' },
+  { rule: 'switch', pattern: /switch/, type: 'network_device', subtype: 'switch' },
+  { rule: 'wireless', pattern: /access point|wireless|\bwlan\b/, type: 'network_device', subtype: 'wireless' },
+  { rule: 'network_adapter', pattern: /network adapter|\bnic\b|network interface/, type: 'network_device', subtype: 'adapter' },
+  { rule: 'network', pattern: /network|net ?gear|\bvpn\b|modem/, type: 'network_device', subtype: null },
+  { rule: 'rack', pattern: /\brack\b/, type: 'facility', subtype: 'rack' },
+  { rule: 'ups', pattern: /\bups\b|uninterruptible/, type: 'facility', subtype: 'ups' },
+  { rule: 'pdu', pattern: /\bpdu\b|power distribution/, type: 'facility', subtype: 'pdu' },
+  { rule: 'patch_panel', pattern: /patch panel/, type: 'facility', subtype: 'patch_panel' },
+  { rule: 'data_center', pattern: /data ?cent(er|re)|computer room|\bzone\b|\broom\b|facility|\bcage\b|\bfloor\b|\bsite\b/, type: 'facility', subtype: 'data_center' },
+  { rule: 'power', pattern: /power|generator|\bcrac\b|hvac|cooling/, type: 'facility', subtype: null },
+  { rule: 'storage', pattern: /storage|\bsan\b|\bnas\b|disk array|\bdisk\b|\blun\b|volume|tape|datastore/, type: 'storage', subtype: null },
+  { rule: 'printer', pattern: /printer|\bmfp\b|plotter/, type: 'end_user_device', subtype: 'printer' },
+  { rule: 'peripheral', pattern: /peripheral|keyboard|scanner|monitor|display/, type: 'end_user_device', subtype: 'peripheral' },
+  { rule: 'mobile', pattern: /phone|mobile|handheld|tablet|ipad/, type: 'end_user_device', subtype: 'mobile' },
+  { rule: 'laptop', pattern: /laptop|notebook/, type: 'end_user_device', subtype: 'laptop' },
+  { rule: 'workstation', pattern: /computer|workstation|desktop|\bpc\b|thin client/, type: 'end_user_device', subtype: 'workstation' },
+  { rule: 'server', pattern: /server|\bhost\b|hypervisor|\besxi?\b|mainframe|as400|\bnode\b|compute/, type: 'server', subtype: null },
+  { rule: 'service', pattern: /service|offering/, type: 'service', subtype: null },
+  { rule: 'application', pattern: /application|\bapp\b|appl|web ?site|web ?app|middleware|\bapi\b|jvm|tomcat|iis|apache|websphere|weblogic|jboss/, type: 'application', subtype: null },
+  { rule: 'software', pattern: /software|package|licen[cs]e|product|patch|hotfix|program/, type: 'software', subtype: null },
+];
+
+// In ServiceNow these classes extend cmdb_ci_appl: they are software instances, not machines.
+const SERVICENOW_APPLICATION = /web server|application server|app server|java ?server|tomcat|jboss|websphere|weblogic|\biis\b/;
+
+const OS_RULES: { pattern: RegExp; type: AssetType; subtype: string | null; family: OsFamily }[] = [
+  { pattern: /windows (10|11|7|8|xp|vista)\b|mac ?os|os x|\bios\b(?!.*(cisco|xe|xr))|android|chrome ?os/, type: 'end_user_device', subtype: 'workstation', family: 'other' },
+  { pattern: /cisco|ios[ -]?x[er]|nx-?os|junos|pan-?os|fortios|\beos\b|\basa\b/, type: 'network_device', subtype: null, family: 'other' },
+  { pattern: /esxi?\b|vmware esx|hyper-v server/, type: 'server', subtype: 'physical', family: 'other' },
+  { pattern: /windows/, type: 'server', subtype: null, family: 'windows' },
+  { pattern: /linux|ubuntu|red ?hat|rhel|centos|debian|suse|sles|oracle linux|amazon linux|alma|rocky|fedora|photon/, type: 'server', subtype: null, family: 'linux' },
+  { pattern: /\baix\b|solaris|sunos|hp-?ux|unix|freebsd|openbsd|z\/os|os\/400|i5\/os/, type: 'server', subtype: null, family: 'unix' },
+];
+
+const MODEL_RULES: Rule[] = [
+  { rule: 'model_laptop', pattern: /macbook|thinkpad|latitude|elitebook|probook|\bxps\b|surface/, type: 'end_user_device', subtype: 'laptop' },
+  { rule: 'model_workstation', pattern: /thinkstation|optiplex|precision|elitedesk|thinkcentre|imac|prodesk/, type: 'end_user_device', subtype: 'workstation' },
+  { rule: 'model_server', pattern: /poweredge|proliant|thinksystem|\bucs\b|blade|system x|primergy|flex system/, type: 'server', subtype: 'physical' },
+  { rule: 'model_network', pattern: /catalyst|nexus|\bex\d|\bqfx|\bmx\d|\bisr\b|\basr\b|arista|\bsrx/, type: 'network_device', subtype: null },
+  { rule: 'model_storage', pattern: /netapp|powerstore|\bvnx\b|3par|pure storage|powermax|unity/, type: 'storage', subtype: null },
+  { rule: 'model_pdu', pattern: /\bap7\d{3}|\bpdu\b/, type: 'facility', subtype: 'pdu' },
+  { rule: 'model_patch_panel', pattern: /patch panel|fiber panel/, type: 'facility', subtype: 'patch_panel' },
+];
+
+const NAME_RULES: { pattern: RegExp; type: AssetType; subtype: string | null }[] = [
+  { pattern: /^(rtr|router|gw)\d*$/, type: 'network_device', subtype: 'router' },
+  { pattern: /^(sw|switch|distswitch|coreswitch)\d*$/, type: 'network_device', subtype: 'switch' },
+  { pattern: /^(fw|firewall)\d*$/, type: 'network_device', subtype: 'firewall' },
+  { pattern: /^lb\d*$/, type: 'network_device', subtype: 'load_balancer' },
+  { pattern: /^pdu\d*$/, type: 'facility', subtype: 'pdu' },
+  { pattern: /^ups\d*$/, type: 'facility', subtype: 'ups' },
+  { pattern: /^(srv|svr|server|vm|esx|esxi|web|app|db|sql)\d*$/, type: 'server', subtype: null },
+];
+
+const SYSTEM_DEFAULTS: Partial<Record<SourceSystem, { type: AssetType; subtype: string | null; confidence: number }>> = {
+  aws_migration_factory: { type: 'server', subtype: null, confidence: 0.8 },
+  azure_migrate: { type: 'server', subtype: null, confidence: 0.75 },
+  rvtools: { type: 'server', subtype: 'virtual', confidence: 0.85 },
+};
+
+const ENVIRONMENTS: [RegExp, Environment][] = [
+  [/^(prod|prd|production|live|prod\w*|p)$/, 'production'],
+  [/^(dr|disaster[ _-]?recovery|bcp|failover|recovery|drp)$/, 'dr'],
+  [/^(stag|stage|staging|stg|uat|preprod|pre[ _-]?prod(uction)?|acceptance|acc|pprd)$/, 'staging'],
+  [/^(test|tst|testing|qa|qas|sit|int|integration|quality|test\w*)$/, 'test'],
+  [/^(dev|devel|development|sandbox|sbx|lab|poc|dev\w*)$/, 'development'],
+];
+const NAME_ENVIRONMENT_TYPES = new Set<AssetType>(['server', 'database', 'cluster', 'application', 'service']);
+
+export function normaliseEnvironment(text: string | null): Environment {
+  if (text === null) return 'unknown';
+  const value = text.trim().toLowerCase();
+  for (const [pattern, environment] of ENVIRONMENTS) if (pattern.test(value)) return environment;
+  const words = value.split(/[^a-z0-9]+/).filter(Boolean);
+  for (const [pattern, environment] of ENVIRONMENTS) {
+    if (words.some((word) => word.length > 1 && pattern.test(word))) return environment;
+  }
+  return 'unknown';
+}
+
+function environmentFromName(names: (string | null)[]): Environment {
+  for (const name of names) {
+    if (name === null) continue;
+    for (const token of name.toLowerCase().split(/[^a-z0-9]+/)) {
+      if (/^(prod|prd|dev|tst|uat|stg|dr|qa|test|staging)$/.test(token)) return normaliseEnvironment(token);
+    }
+  }
+  return 'unknown';
+}
+
+export function osFamilyOf(...texts: (string | null)[]): OsFamily | null {
+  for (const text of texts) {
+    if (text === null) continue;
+    const value = text.toLowerCase();
+    if (/^(windows|win|microsoft)$/.test(value)) return 'windows';
+    if (/^(linux|lin)$/.test(value)) return 'linux';
+    if (/^unix$/.test(value)) return 'unix';
+    for (const rule of OS_RULES) if (rule.pattern.test(value)) return rule.family;
+  }
+  return texts.some((text) => text !== null) ? 'other' : null;
+}
+
+/** Parses `k=v;k=v`, `k:v, k:v` or a JSON object; bare words become tags with an empty value. */
+export function parseTags(text: string | null): Record<string, string> {
+  const tags: Record<string, string> = {};
+  if (text === null) return tags;
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(trimmed);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        for (const [key, value] of Object.entries(parsed)) tags[key] = String(value);
+        return tags;
+      }
+    } catch {
+      // Not JSON after all: fall through to the list syntax.
+    }
+  }
+  for (const part of trimmed.split(/[;,\n]/)) {
+    const item = part.trim();
+    if (item === '') continue;
+    const separator = item.search(/[=:]/);
+    if (separator > 0) tags[item.slice(0, separator).trim()] = item.slice(separator + 1).trim();
+    else tags[item] = '';
+  }
+  return tags;
+}
+
+interface Classification {
+  type: AssetType;
+  subtype: string | null;
+  confidence: number;
+  evidence: string[];
+}
+
+interface ClassifyInput {
+  assetClass: string | null;
+  system: SourceSystem;
+  netboxModel: string | null;
+  osText: string | null;
+  model: string | null;
+  names: (string | null)[];
+  virtualHost: string | null;
+  hasResources: boolean;
+}
+
+function matchRules(rules: Rule[], text: string): Rule | undefined {
+  return rules.find((rule) => rule.pattern.test(text));
+}
+
+export function classify(input: ClassifyInput): Classification {
+  const evidence: string[] = [];
+  let result: Classification | null = null;
+  if (input.netboxModel === 'virtualization.virtualmachine') {
+    result = { type: 'server', subtype: 'virtual', confidence: 0.95, evidence: [`netbox_model: "${input.netboxModel}" is a virtual machine`] };
+  } else if (input.netboxModel === 'virtualization.cluster') {
+    result = { type: 'cluster', subtype: input.assetClass === null ? null : input.assetClass.toLowerCase(), confidence: 0.95, evidence: [`netbox_model: "${input.netboxModel}"`] };
+  }
+  if (!result && input.assetClass !== null) {
+    const text = input.assetClass.toLowerCase();
+    if (input.system === 'servicenow' && SERVICENOW_APPLICATION.test(text)) {
+      result = { type: 'application', subtype: /web/.test(text) ? 'web_server' : 'app_server', confidence: 0.9, evidence: [`servicenow_application_class: asset_class="${input.assetClass}"`] };
+    } else {
+      const rule = matchRules(CLASS_RULES, text);
+      if (rule) result = { type: rule.type, subtype: rule.subtype, confidence: rule.type === 'unknown' ? 0.3 : 0.9, evidence: [`class_${rule.rule}: asset_class="${input.assetClass}"`] };
+    }
+  }
+  if (!result || result.type === 'unknown') {
+    const os = input.osText?.toLowerCase() ?? null;
+    const osRule = os === null ? undefined : OS_RULES.find((rule) => rule.pattern.test(os));
+    const modelRule = input.model === null ? undefined : matchRules(MODEL_RULES, input.model.toLowerCase());
+    if (osRule) result = { type: osRule.type, subtype: osRule.subtype, confidence: 0.75, evidence: [...(result?.evidence ?? []), `os: os="${input.osText}"`] };
+    else if (modelRule) result = { type: modelRule.type, subtype: modelRule.subtype, confidence: 0.65, evidence: [...(result?.evidence ?? []), `${modelRule.rule}: model="${input.model}"`] };
+  }
+  if (!result || result.type === 'unknown') {
+    const fallback = SYSTEM_DEFAULTS[input.system];
+    if (fallback) result = { ...fallback, evidence: [...(result?.evidence ?? []), `source_default: ${input.system} inventories list servers`] };
+  }
+  if (!result || result.type === 'unknown') {
+    for (const name of input.names) {
+      if (name === null || result?.type === 'server') continue;
+      const token = name.toLowerCase().split(/[^a-z0-9]+/).find((part) => NAME_RULES.some((rule) => rule.pattern.test(part)));
+      const rule = token === undefined ? undefined : NAME_RULES.find((entry) => entry.pattern.test(token));
+      if (rule) {
+        result = { type: rule.type, subtype: rule.subtype, confidence: 0.5, evidence: [...(result?.evidence ?? []), `name_token: name="${name}"`] };
+        break;
+      }
+    }
+  }
+  if ((!result || result.type === 'unknown') && (input.hasResources || input.virtualHost !== null)) {
+    result = { type: 'server', subtype: input.virtualHost !== null ? 'virtual' : null, confidence: 0.55, evidence: [...(result?.evidence ?? []), 'resources: has CPU, memory or a virtualization host'] };
+  }
+  if (!result) return { type: 'unknown', subtype: null, confidence: 0, evidence: ['no rule matched: no class, OS, model or name hint'] };
+  if (result.type === 'server' && result.subtype === null) {
+    if (input.virtualHost !== null) {
+      result.subtype = 'virtual';
+      result.evidence.push(`virtualization_host="${input.virtualHost}"`);
+    } else if (input.netboxModel === 'dcim.device') {
+      result.subtype = 'physical';
+      result.evidence.push('netbox_model: dcim.device is physical');
+    }
+  }
+  return { ...result, evidence: [...evidence, ...result.evidence] };
+}
+
+interface AssetReader {
+  columns: Map<MappingTarget, string[]>;
+  row: Row;
+}
+
+function text(reader: AssetReader, field: MappingTarget): string | null {
+  for (const column of reader.columns.get(field) ?? []) {
+    const value = meaningful(reader.row[column]);
+    if (value !== null) return value;
+  }
+  return null;
+}
+
+function nameText(reader: AssetReader, field: MappingTarget): string | null {
+  const value = text(reader, field);
+  // ServiceNow demo data marks records with a leading "*"; it is not part of the host name.
+  return value === null ? null : value.replace(/^\*+\s*/, '') || null;
+}
+
+function sizeInMb(reader: AssetReader, field: 'memory_mb' | 'disk_gb'): number | null {
+  for (const column of reader.columns.get(field) ?? []) {
+    const value: Cell | undefined = reader.row[column];
+    if (meaningful(value) === null) continue;
+    const megabytes = toMegabytes(value, columnSizeUnit(column) ?? (field === 'memory_mb' ? 'mb' : 'gb'));
+    if (megabytes !== null && megabytes >= 0) return megabytes;
+  }
+  return null;
+}
+
+function count(reader: AssetReader, field: 'cpu_cores'): number | null {
+  for (const column of reader.columns.get(field) ?? []) {
+    const parsed = parseNumber(reader.row[column]);
+    if (parsed && parsed.value >= 0) return parsed.value;
+  }
+  return null;
+}
+
+function addresses(reader: AssetReader): { ips: string[]; invalid: Record<string, Cell> } {
+  const ips: string[] = [];
+  const invalid: Record<string, Cell> = {};
+  const seen = new Set<string>();
+  for (const column of reader.columns.get('ip_addresses') ?? []) {
+    const value = meaningful(reader.row[column]);
+    if (value === null) continue;
+    for (const token of splitList(value)) {
+      if (!isIp(token)) {
+        invalid[column] = reader.row[column];
+        continue;
+      }
+      const address = bareIp(token);
+      if (!seen.has(address)) {
+        seen.add(address);
+        ips.push(address);
+      }
+    }
+  }
+  return { ips, invalid };
+}
+
+function netboxModelOf(table: Table): string | null {
+  if (table.format !== 'netbox') return null;
+  const hash = table.id.lastIndexOf('#');
+  return hash === -1 ? null : table.id.slice(hash + 1);
+}
+
+/** Gives a key unique within the workflow, trying the next identity before numbering. */
+function uniqueKey(candidates: (string | null)[], used: Set<string>, fallback: string): string {
+  const keys = candidates.filter((candidate): candidate is string => candidate !== null).map(identityKey).filter((key) => key !== '');
+  for (const key of keys) {
+    if (!used.has(key)) {
+      used.add(key);
+      return key;
+    }
+  }
+  const base = keys[0] ?? fallback;
+  let key = base;
+  for (let n = 2; used.has(key); n++) key = `${base}#${n}`;
+  used.add(key);
+  return key;
+}
+
+/** Builds one normalised, classified asset per accepted row of every assets table. */
+export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], quarantine: QuarantinedRecord[]): ClassificationOutput {
+  const quarantined = new Map<string, Set<number>>();
+  for (const record of quarantine) {
+    const rows = quarantined.get(record.table) ?? new Set<number>();
+    rows.add(record.row);
+    quarantined.set(record.table, rows);
+  }
+  const byTable = new Map(analysis.tables.map((entry) => [entry.table, entry]));
+  const used = new Set<string>();
+  const assets: Asset[] = [];
+  const byType: Record<string, number> = {};
+  const byEnvironment: Record<string, number> = {};
+  const byOsFamily: Record<string, number> = {};
+  for (const table of tables) {
+    const tableAnalysis = byTable.get(table.id);
+    if (!tableAnalysis || tableAnalysis.role !== 'assets') continue;
+    const columns = columnsByTarget(mappings, table.id);
+    const attributeColumns = columns.get('attributes') ?? [];
+    const skip = quarantined.get(table.id);
+    const netboxModel = netboxModelOf(table);
+    for (let index = 0; index < table.rows.length; index++) {
+      if (skip?.has(index)) continue;
+      const reader: AssetReader = { columns, row: table.rows[index] };
+      const sourceKey = text(reader, 'source_key');
+      const name = nameText(reader, 'name');
+      const hostname = nameText(reader, 'hostname');
+      const fqdn = nameText(reader, 'fqdn');
+      const { ips, invalid } = addresses(reader);
+      // An address typed into the name column still identifies the machine by IP.
+      for (const value of [name, hostname]) if (value !== null && isIp(value) && !ips.includes(bareIp(value))) ips.push(bareIp(value));
+      const osName = text(reader, 'os_name');
+      const osVersion = text(reader, 'os_version');
+      const assetClass = text(reader, 'asset_class');
+      const model = text(reader, 'model');
+      const virtualHost = text(reader, 'virtualization_host');
+      const cpu = count(reader, 'cpu_cores');
+      const memory = sizeInMb(reader, 'memory_mb');
+      const disk = sizeInMb(reader, 'disk_gb');
+      const classification = classify({
+        assetClass,
+        system: tableAnalysis.source.system,
+        netboxModel,
+        osText: osName ?? osVersion,
+        model,
+        names: [hostname, name, fqdn],
+        virtualHost,
+        hasResources: cpu !== null || memory !== null,
+      });
+      const environmentText = text(reader, 'environment');
+      let environment = normaliseEnvironment(environmentText);
+      if (environment === 'unknown' && environmentText === null && NAME_ENVIRONMENT_TYPES.has(classification.type)) {
+        environment = environmentFromName([hostname, name, fqdn]);
+        if (environment !== 'unknown') classification.evidence.push(`environment_from_name: ${environment}`);
+      }
+      const osFamilyText = text(reader, 'os_family');
+      const osFamily = osFamilyOf(osFamilyText, osName, osVersion);
+      const attributes: Record<string, Cell> = { ...invalid };
+      for (const column of attributeColumns) {
+        const value = reader.row[column];
+        if (value !== null && value !== undefined) attributes[column] = value;
+      }
+      const asset: Asset = {
+        asset_key: uniqueKey([sourceKey, fqdn, hostname, name, ips[0] ?? null], used, `${table.id}:${index}`),
+        source_table: table.id,
+        source_row: index,
+        source_key: sourceKey,
+        name,
+        hostname,
+        fqdn,
+        ip_addresses: ips,
+        mac_address: text(reader, 'mac_address'),
+        serial_number: text(reader, 'serial_number'),
+        asset_class: assetClass,
+        asset_type: classification.type,
+        asset_subtype: classification.subtype,
+        cpu_cores: cpu,
+        memory_mb: memory === null ? null : round(memory),
+        disk_gb: disk === null ? null : round(disk / 1024),
+        os_name: osName,
+        os_version: osVersion,
+        os_family: osFamily,
+        environment,
+        application: text(reader, 'application'),
+        business_service: text(reader, 'business_service'),
+        owner: text(reader, 'owner'),
+        support_group: text(reader, 'support_group'),
+        criticality: text(reader, 'criticality'),
+        location: text(reader, 'location'),
+        operational_status: text(reader, 'operational_status'),
+        lifecycle_status: text(reader, 'lifecycle_status'),
+        manufacturer: text(reader, 'manufacturer'),
+        model,
+        cost_center: text(reader, 'cost_center'),
+        tags: Object.assign({}, ...(columns.get('tags') ?? []).map((column) => parseTags(meaningful(reader.row[column])))) as Record<string, string>,
+        virtualization_host: virtualHost,
+        cluster: text(reader, 'cluster'),
+        classification: { confidence: round(classification.confidence), evidence: classification.evidence },
+        attributes,
+      };
+      assets.push(asset);
+      byType[asset.asset_type] = (byType[asset.asset_type] ?? 0) + 1;
+      byEnvironment[asset.environment] = (byEnvironment[asset.environment] ?? 0) + 1;
+      const family = asset.os_family ?? 'unknown';
+      byOsFamily[family] = (byOsFamily[family] ?? 0) + 1;
+    }
+  }
+  return {
+    assets,
+    summary: {
+      assets: assets.length,
+      byType,
+      byEnvironment,
+      byOsFamily,
+      unknownShare: assets.length === 0 ? 0 : round((byType.unknown ?? 0) / assets.length, 4),
+    },
+  };
+}

@@ -1,0 +1,141 @@
+// RFC 4180 CSV with the deviations real exports have: any of , ; tab |, CR/LF/CRLF,
+// quoted newlines, "" escapes, stray quotes inside unquoted fields, stray BOMs.
+import type { Row } from './types.ts';
+
+const QUOTE = 34;
+const CR = 13;
+const LF = 10;
+const CANDIDATES = [',', ';', '\t', '|'] as const;
+
+/** Splits text into records of raw fields; stops after `limit` records when given. */
+export function parseCsvRecords(text: string, delimiter: string, limit = Infinity): string[][] {
+  const records: string[][] = [];
+  const delim = delimiter.charCodeAt(0);
+  const length = text.length;
+  let record: string[] = [];
+  // null while the field is unquoted: it is then sliced from the text in one go.
+  let field: string | null = null;
+  let index = 0;
+  let fieldStart = 0;
+  while (index < length && records.length < limit) {
+    const code = text.charCodeAt(index);
+    if (code === QUOTE && index === fieldStart) {
+      // Quoted field: read up to the closing quote, unescaping "".
+      let value = '';
+      let cursor = index + 1;
+      for (;;) {
+        const close = text.indexOf('"', cursor);
+        if (close === -1) {
+          value += text.slice(cursor);
+          cursor = length;
+          break;
+        }
+        value += text.slice(cursor, close);
+        if (text.charCodeAt(close + 1) === QUOTE) {
+          value += '"';
+          cursor = close + 2;
+          continue;
+        }
+        cursor = close + 1;
+        break;
+      }
+      // Anything between the closing quote and the delimiter is kept rather than lost.
+      let tail = cursor;
+      while (tail < length) {
+        const next = text.charCodeAt(tail);
+        if (next === delim || next === CR || next === LF) break;
+        tail++;
+      }
+      field = value + text.slice(cursor, tail);
+      index = tail;
+      continue;
+    }
+    if (code === delim) {
+      record.push(field ?? text.slice(fieldStart, index));
+      field = null;
+      index++;
+      fieldStart = index;
+      continue;
+    }
+    if (code === CR || code === LF) {
+      record.push(field ?? text.slice(fieldStart, index));
+      records.push(record);
+      record = [];
+      field = null;
+      index += code === CR && text.charCodeAt(index + 1) === LF ? 2 : 1;
+      fieldStart = index;
+      continue;
+    }
+    index++;
+  }
+  if (records.length < limit && (fieldStart < length || record.length > 0 || field !== null)) {
+    record.push(field ?? text.slice(fieldStart, length));
+    records.push(record);
+  }
+  return records;
+}
+
+/** Picks the delimiter that splits the first records into the most, most consistent fields. */
+export function detectDelimiter(text: string): string {
+  const sample = text.slice(0, 65536);
+  let best: string = ',';
+  let bestScore = 0;
+  for (const candidate of CANDIDATES) {
+    const records = parseCsvRecords(sample, candidate, 50).filter((record) => record.length > 1 || record[0] !== '');
+    if (records.length === 0) continue;
+    const header = records[0].length;
+    if (header < 2) continue;
+    const consistent = records.filter((record) => record.length === header).length / records.length;
+    const score = consistent * Math.log2(header + 1);
+    if (score > bestScore) {
+      bestScore = score;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+export interface ParsedCsv {
+  delimiter: string;
+  columns: string[];
+  rows: Row[];
+}
+
+/** Makes header names usable as keys: trimmed, never empty, never repeated. */
+export function uniqueColumns(names: string[]): string[] {
+  const seen = new Map<string, number>();
+  return names.map((raw, index) => {
+    let name = raw.replace(/\ufeff/g, '').trim() || `column_${index + 1}`;
+    const count = seen.get(name.toLowerCase()) ?? 0;
+    seen.set(name.toLowerCase(), count + 1);
+    if (count > 0) name = `${name}_${count + 1}`;
+    return name;
+  });
+}
+
+export function parseCsv(text: string, delimiter = detectDelimiter(text)): ParsedCsv {
+  const records = parseCsvRecords(text, delimiter);
+  let start = 0;
+  while (start < records.length && isBlank(records[start])) start++;
+  if (start >= records.length) return { delimiter, columns: [], rows: [] };
+  const columns = uniqueColumns(records[start]);
+  const rows: Row[] = [];
+  for (let index = start + 1; index < records.length; index++) {
+    const record = records[index];
+    if (isBlank(record)) continue;
+    // Extra trailing fields get their own columns instead of being dropped.
+    while (record.length > columns.length) columns.push(`column_${columns.length + 1}`);
+    const row: Row = {};
+    for (let column = 0; column < columns.length; column++) {
+      const raw = record[column];
+      const value = raw === undefined ? '' : raw.replace(/^\ufeff/, '').trim();
+      row[columns[column]] = value === '' ? null : value;
+    }
+    rows.push(row);
+  }
+  return { delimiter, columns, rows };
+}
+
+function isBlank(record: string[]): boolean {
+  return record.every((field) => field.trim() === '');
+}
