@@ -9,7 +9,7 @@ import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts'
 import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowNotFoundError } from './errors.ts';
 import { sanitizeEvent } from './events.ts';
 import type { Logger } from './logger.ts';
-import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowStatus, type WorkflowView } from './view.ts';
+import { ACCEPTED_EVENTS, phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowStatus, type WorkflowView } from './view.ts';
 import { GroupCommitWriter } from './writer.ts';
 
 export interface EngineDeps {
@@ -422,6 +422,9 @@ export function rowToView(row: WorkflowRow, raw: boolean): WorkflowView {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   });
-  if (row.status === 'needs_migration') view.status = 'needs_migration';
+  if (row.status === 'needs_migration') {
+    view.status = 'needs_migration';
+    view.accepted = ACCEPTED_EVENTS.needs_migration;
+  }
   return raw ? { ...view, raw: row.snapshot } : view;
 }

@@ -23,12 +23,29 @@ export function statusOf(value: StateValue): WorkflowStatus {
   return 'running';
 }
 
+/**
+ * The events each status accepts, for clients deciding which actions to offer. The machine is the
+ * authority (a test checks this table against `snapshot.can`); RETRY may still be refused when a
+ * partial restart lacks inputs.
+ */
+export const ACCEPTED_EVENTS: Readonly<Record<WorkflowStatus, readonly string[]>> = {
+  pending: ['START', 'CANCEL'],
+  running: ['CANCEL'],
+  backoff: ['CANCEL'],
+  awaiting_review: ['APPROVE_MAPPINGS', 'CANCEL'],
+  retrying: [],
+  failed: ['RETRY'],
+  completed: [],
+  needs_migration: [],
+};
+
 export interface WorkflowView {
   id: string;
   name: string;
   phase: TopPhase;
   status: WorkflowStatus;
   value: StateValue;
+  accepted: readonly string[];
   flags: Record<CompletionFlag, boolean>;
   attempts: WorkflowContext['attempts'];
   errors: WorkflowContext['errors'];
@@ -58,6 +75,7 @@ export function toView(value: StateValue, context: WorkflowContext, meta: ViewMe
     phase: phaseOf(value),
     status: statusOf(value),
     value,
+    accepted: ACCEPTED_EVENTS[statusOf(value)],
     flags: Object.fromEntries(COMPLETION_FLAGS.map((f) => [f, context.flags[f]])) as Record<CompletionFlag, boolean>,
     attempts: context.attempts,
     errors: context.errors,
