@@ -17,6 +17,9 @@ export const workflows = pgTable(
     /** Optimistic concurrency: every persisted change adds one; equals the last audit seq. */
     version: integer().notNull(),
     correlationId: text(),
+    /** The service instance running this workflow, and until when its claim holds (a lease row). */
+    owner: text(),
+    leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
     createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -136,6 +139,20 @@ export const dependencies = pgTable(
     updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.workflowId, t.edgeKey] })],
+);
+
+/** Responses to requests that carried an Idempotency-Key, kept 24 h; status 0 while the first request runs. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    scope: text().notNull(),
+    key: text().notNull(),
+    requestHash: text().notNull(),
+    status: integer().notNull(),
+    body: jsonb(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_created_idx').on(t.createdAt)],
 );
 
 export type WorkflowRow = typeof workflows.$inferSelect;

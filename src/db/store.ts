@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import {
   artifacts,
   assets,
   datasetFiles,
   dependencies,
+  idempotencyKeys,
   stepRuns,
   workflowTransitions,
   workflows,
@@ -104,6 +105,11 @@ export class VersionConflictError extends Error {
 
 const TERMINAL_STATUSES = ['completed', 'failed'];
 const UPSERT_BATCH = 1_000;
+
+/** A workflow another instance does not hold: no owner, ours, or a lease that ran out. */
+function claimable(owner: string): SQL {
+  return or(isNull(workflows.owner), eq(workflows.owner, owner), lt(workflows.leaseUntil, sql`now()`))!;
+}
 
 function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
@@ -233,9 +239,77 @@ export class WorkflowStore {
     return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
   }
 
-  /** Workflows that are neither completed nor failed: the ones to restore at start-up. */
-  async listUnfinished(): Promise<WorkflowRow[]> {
-    return this.db.select().from(workflows).where(notInArray(workflows.status, TERMINAL_STATUSES)).orderBy(asc(workflows.createdAt));
+  /**
+   * Claims every unfinished workflow that no live instance holds (no owner, our own, or an expired
+   * lease) and returns the claimed rows: the ones this instance must restore.
+   */
+  async claimUnfinished(owner: string, leaseMs: number): Promise<WorkflowRow[]> {
+    return this.db
+      .update(workflows)
+      .set({ owner, leaseUntil: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+      .where(and(notInArray(workflows.status, TERMINAL_STATUSES), claimable(owner)))
+      .returning();
+  }
+
+  /** Claims one workflow for `owner`; null when it does not exist or another live instance holds it. */
+  async claim(id: string, owner: string, leaseMs: number): Promise<WorkflowRow | null> {
+    const [row] = await this.db
+      .update(workflows)
+      .set({ owner, leaseUntil: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+      .where(and(eq(workflows.id, id), claimable(owner)))
+      .returning();
+    return row ?? null;
+  }
+
+  /** Extends the leases `owner` still holds; returns the ids it holds no longer. */
+  async renewLeases(owner: string, ids: string[], leaseMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const renewed = await this.db
+      .update(workflows)
+      .set({ leaseUntil: sql`now() + ${leaseMs} * interval '1 millisecond'` })
+      .where(and(eq(workflows.owner, owner), inArray(workflows.id, ids)))
+      .returning({ id: workflows.id });
+    const held = new Set(renewed.map((r) => r.id));
+    return ids.filter((id) => !held.has(id));
+  }
+
+  /** Gives up `owner`'s leases so another instance may take the workflows over at once. */
+  async releaseLeases(owner: string, ids?: string[]): Promise<void> {
+    await this.db
+      .update(workflows)
+      .set({ owner: null, leaseUntil: null })
+      .where(and(eq(workflows.owner, owner), ids ? inArray(workflows.id, ids) : undefined));
+  }
+
+  /**
+   * Reserves an idempotency key. Returns null when this request is the first with the key (it then
+   * runs and calls finishIdempotent), else the stored outcome of the first one.
+   */
+  async beginIdempotent(scope: string, key: string, requestHash: string): Promise<{ requestHash: string; status: number; body: unknown } | null> {
+    const inserted = await this.db.insert(idempotencyKeys).values({ scope, key, requestHash, status: 0 }).onConflictDoNothing().returning({ key: idempotencyKeys.key });
+    if (inserted.length > 0) return null;
+    const [row] = await this.db
+      .select({ requestHash: idempotencyKeys.requestHash, status: idempotencyKeys.status, body: idempotencyKeys.body })
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+    // Deleted in between (the first request failed): let this one run.
+    return row ?? null;
+  }
+
+  async finishIdempotent(scope: string, key: string, status: number, body: unknown): Promise<void> {
+    await this.db.update(idempotencyKeys).set({ status, body }).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+  }
+
+  async abandonIdempotent(scope: string, key: string): Promise<void> {
+    await this.db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.status, 0)));
+  }
+
+  async expireIdempotencyKeys(olderThanMs: number): Promise<number> {
+    const deleted = await this.db
+      .delete(idempotencyKeys)
+      .where(lt(idempotencyKeys.createdAt, new Date(Date.now() - olderThanMs)))
+      .returning({ key: idempotencyKeys.key });
+    return deleted.length;
   }
 
   async setStatus(id: string, status: string): Promise<void> {
@@ -442,7 +516,7 @@ export class WorkflowStore {
   /** Test helper: empties every table. */
   async truncateAll(): Promise<void> {
     await this.db.execute(
-      sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies} cascade`,
+      sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies}, ${idempotencyKeys} cascade`,
     );
   }
 }

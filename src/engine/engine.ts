@@ -6,7 +6,7 @@ import type { WorkflowRow } from '../db/schema.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
 import { PHASE_SPECS, isStepPhase, type Phase, type TopPhase } from '../machine/table.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
-import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowNotFoundError } from './errors.ts';
+import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
 import { sanitizeEvent } from './events.ts';
 import type { Logger } from './logger.ts';
 import { ACCEPTED_EVENTS, phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowStatus, type WorkflowView } from './view.ts';
@@ -25,6 +25,10 @@ export interface EngineDeps {
   /** Latency of each persisted change, from the state change to its commit. */
   onPersisted?: (seconds: number) => void;
   retryPersistAfterMs?: number;
+  /** Who holds the leases of the workflows this engine runs; stable across restarts of one instance. */
+  instanceId?: string;
+  /** How long a claim on a workflow holds without renewal. */
+  leaseMs?: number;
 }
 
 export interface CommittedChange {
@@ -73,10 +77,47 @@ export class WorkflowEngine {
   private readonly writer: GroupCommitWriter;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  private readonly heartbeat: NodeJS.Timeout;
+  readonly instanceId: string;
+  private readonly leaseMs: number;
 
   constructor(private readonly deps: EngineDeps) {
     this.machine = workflowMachine.provide({ actors: deps.steps });
     this.writer = new GroupCommitWriter(deps.store);
+    this.instanceId = deps.instanceId ?? randomUUID();
+    this.leaseMs = deps.leaseMs ?? 30_000;
+    // Renew our leases well before they run out, and adopt workflows whose instance died.
+    let beats = 0;
+    this.heartbeat = setInterval(() => {
+      beats += 1;
+      void this.renewLeases();
+      if (beats % 3 === 0) void this.adoptOrphans();
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  private async renewLeases(): Promise<void> {
+    try {
+      const lost = await this.deps.store.renewLeases(this.instanceId, [...this.live.keys()], this.leaseMs);
+      for (const id of lost) {
+        const live = this.live.get(id);
+        if (!live) continue;
+        this.deps.logger.warn({ workflowId: id }, 'lease lost to another instance; actor stopped here');
+        this.evict(live, false);
+      }
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'leases not renewed');
+    }
+  }
+
+  private async adoptOrphans(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const { restored } = await this.restoreAll({ quiet: true });
+      if (restored > 0) this.deps.logger.info({ restored }, 'adopted workflows of an instance that stopped renewing its leases');
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'orphan check failed');
+    }
   }
 
   get liveCount(): number {
@@ -112,6 +153,8 @@ export class WorkflowEngine {
         machineVersion: MACHINE_VERSION,
         version: 1,
         correlationId: request.correlationId ?? null,
+        owner: this.instanceId,
+        leaseUntil: new Date(now.getTime() + this.leaseMs),
         createdAt: now,
         updatedAt: now,
       },
@@ -140,7 +183,7 @@ export class WorkflowEngine {
   /** Applies an event and resolves with the view once the resulting change is durable. */
   async send(id: string, event: WorkflowEvent, meta: SendMeta = {}): Promise<WorkflowView> {
     if (this.stopping) throw new PersistenceError(new Error('engine stopping'));
-    const live = await this.acquire(id);
+    const live = await this.acquire(id, event.type);
     const snapshot = live.actor.getSnapshot();
     if (!snapshot.can(event)) {
       const accepted = this.acceptedEvents(snapshot);
@@ -182,8 +225,9 @@ export class WorkflowEngine {
   }
 
   /** Restores every unfinished workflow from its snapshot; each carries on where it stopped. */
-  async restoreAll(): Promise<{ restored: number; skipped: number }> {
-    const rows = await this.deps.store.listUnfinished();
+  async restoreAll(options: { quiet?: boolean } = {}): Promise<{ restored: number; skipped: number }> {
+    if (this.stopping) return { restored: 0, skipped: 0 };
+    const rows = await this.deps.store.claimUnfinished(this.instanceId, this.leaseMs);
     let restored = 0;
     let skipped = 0;
     for (const row of rows) {
@@ -196,20 +240,24 @@ export class WorkflowEngine {
         this.deps.logger.error({ workflowId: row.id, err: error }, 'workflow not restored');
       }
     }
-    this.deps.logger.info({ restored, skipped }, 'unfinished workflows restored');
+    if (!options.quiet || skipped > 0) this.deps.logger.info({ restored, skipped }, 'unfinished workflows restored');
     return { restored, skipped };
   }
 
   /** Stops every actor without recording anything as failed, then waits for pending writes. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.heartbeat);
     for (const timer of this.retryTimers) clearTimeout(timer);
+    const ids = [...this.live.keys()];
     for (const live of this.live.values()) {
       live.stopped = true;
       live.actor.stop();
     }
     this.live.clear();
     await this.writer.idle();
+    // Hand the workflows back at once, so another instance need not wait for the leases to run out.
+    await this.deps.store.releaseLeases(this.instanceId, ids).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'leases not released'));
   }
 
   /** Waits until every change enqueued so far is committed. */
@@ -217,7 +265,8 @@ export class WorkflowEngine {
     return this.writer.idle();
   }
 
-  private async acquire(id: string): Promise<Live> {
+  /** The live actor of a workflow, restored from its row (and claimed) when this instance has none. */
+  private async acquire(id: string, eventType: string): Promise<Live> {
     const existing = this.live.get(id);
     if (existing) return existing;
     let loading = this.loading.get(id);
@@ -225,7 +274,13 @@ export class WorkflowEngine {
       loading = (async () => {
         const row = await this.deps.store.getWorkflow(id);
         if (!row) throw new WorkflowNotFoundError(id);
-        return this.live.get(id) ?? this.restore(row);
+        // A completed workflow takes no event: answer without bringing it to life.
+        if (row.status === 'completed') throw new EventNotAcceptedError(eventType, 'completed', 'completed', []);
+        const again = this.live.get(id);
+        if (again) return again;
+        const claimed = await this.deps.store.claim(id, this.instanceId, this.leaseMs);
+        if (!claimed) throw new WorkflowBusyError(id, row.owner, row.leaseUntil);
+        return this.live.get(id) ?? this.restore(claimed);
       })().finally(() => this.loading.delete(id));
       this.loading.set(id, loading);
     }
@@ -389,6 +444,9 @@ export class WorkflowEngine {
     live.stopped = true;
     live.actor.stop();
     if (this.live.get(live.id) === live) this.live.delete(live.id);
+    if (!resume && !this.stopping) {
+      void this.deps.store.releaseLeases(this.instanceId, [live.id]).catch(() => {});
+    }
     if (!resume || this.stopping) return;
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
@@ -400,7 +458,8 @@ export class WorkflowEngine {
 
   private async resume(id: string): Promise<void> {
     try {
-      const row = await this.deps.store.getWorkflow(id);
+      if (this.live.has(id) || this.stopping) return;
+      const row = await this.deps.store.claim(id, this.instanceId, this.leaseMs);
       if (row && !TERMINAL.includes(row.status as WorkflowStatus) && !this.live.has(id)) this.restore(row);
     } catch (error) {
       this.deps.logger.error({ workflowId: id, err: error }, 'workflow could not be resumed; retrying');

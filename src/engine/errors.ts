@@ -48,3 +48,13 @@ export class PersistenceError extends EngineError {
     this.cause = cause;
   }
 }
+
+export class WorkflowBusyError extends EngineError {
+  constructor(id: string, owner: string | null, leaseUntil: Date | null) {
+    super(
+      'WORKFLOW_BUSY',
+      `Workflow ${id} is being run by another instance (${owner ?? 'unknown'}) until ${leaseUntil?.toISOString() ?? 'its lease ends'}; retry shortly or send the event to that instance.`,
+      { owner, leaseUntil: leaseUntil?.toISOString() ?? null },
+    );
+  }
+}

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { FaultConfig } from '../engine/steps.ts';
 
@@ -78,6 +79,8 @@ const envSchema = z.object({
     .optional()
     .transform((v) => (v ? v.split(',').map((o) => o.trim()).filter(Boolean) : []))
     .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be a comma-separated list of origins like https://cmdb.example.com'),
+  INSTANCE_ID: z.string().trim().min(1).max(200).optional(),
+  LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
 });
@@ -93,6 +96,9 @@ export interface Config {
   inspect: { enabled: boolean; port: number };
   apiKeys: ApiKey[];
   allowAnonymous: boolean;
+  /** Holder name of this instance's workflow leases; the same after a restart, so it takes its own back at once. */
+  instanceId: string;
+  leaseMs: number;
   corsOrigins: string[];
 }
 
@@ -118,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     faults: e.FAULT_INJECTION,
     inspect: { enabled: e.INSPECT, port: e.INSPECT_PORT },
     apiKeys: e.API_KEYS,
+    instanceId: e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`,
+    leaseMs: Math.round(e.LEASE_SECONDS * 1000),
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
   };

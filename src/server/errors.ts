@@ -8,6 +8,7 @@ import {
   EventNotAcceptedError,
   NeedsMigrationError,
   PersistenceError,
+  WorkflowBusyError,
   WorkflowNotFoundError,
 } from '../engine/errors.ts';
 import type { Logger } from '../engine/logger.ts';
@@ -36,7 +37,7 @@ export function invalidRequest(error: z.ZodError, where: string): ApiError {
 
 function statusOf(error: EngineError): ContentfulStatusCode {
   if (error instanceof WorkflowNotFoundError) return 404;
-  if (error instanceof EventNotAcceptedError || error instanceof ConflictError || error instanceof NeedsMigrationError) return 409;
+  if (error instanceof EventNotAcceptedError || error instanceof ConflictError || error instanceof NeedsMigrationError || error instanceof WorkflowBusyError) return 409;
   if (error instanceof PersistenceError) return 503;
   return 400;
 }

@@ -7,6 +7,7 @@ import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { createStepActors } from '../engine/steps.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { wireService } from './service.ts';
 
 export interface Service {
@@ -33,9 +34,15 @@ export async function startService(config: Config, logger: Logger = createLogger
     maxUploadBytes: config.maxUploadBytes,
     apiKeys: config.apiKeys,
     corsOrigins: config.corsOrigins,
+    instanceId: config.instanceId,
+    leaseMs: config.leaseMs,
     steps: (onAttempt) => createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults, onAttempt }),
   });
   const { restored } = await engine.restoreAll();
+  const sweepKeys = () => store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired'));
+  await sweepKeys();
+  const sweeper = setInterval(() => void sweepKeys(), 60 * 60 * 1000);
+  sweeper.unref();
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
@@ -47,6 +54,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     url,
     engine,
     async stop() {
+      clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.stop();
       await handle.close();

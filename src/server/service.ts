@@ -21,6 +21,8 @@ export interface WireOptions {
   retryPersistAfterMs?: number;
   apiKeys?: ApiKey[];
   corsOrigins?: string[];
+  instanceId?: string;
+  leaseMs?: number;
 }
 
 /** Wires engine, metrics, change hub and HTTP app around a store: shared by main and the tests. */
@@ -35,6 +37,8 @@ export function wireService(options: WireOptions) {
     inspect: options.inspect,
     onActorAttached: options.onActorAttached,
     retryPersistAfterMs: options.retryPersistAfterMs,
+    instanceId: options.instanceId,
+    leaseMs: options.leaseMs,
     onCommitted: (view, change) => {
       metrics.onCommitted(change);
       hub.publish(view);

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowStore } from '../../src/db/store.ts';
 import { WorkflowEngine } from '../../src/engine/engine.ts';
@@ -141,22 +142,51 @@ for (const driver of DRIVERS) {
       expect(retry).toMatchObject({ fromPhase: 'failed', toPhase: 'asset_classification' });
     });
 
-    it('a second engine on the same database cannot overwrite a newer snapshot', async () => {
+    it('a second engine cannot run a workflow that a live engine holds the lease of', async () => {
       const a = engineWith({ data_source_analysis: hang() });
       const created = await a.create({ name: 'shared', files: [file], autoStart: false });
       const b = engineWith({ data_source_analysis: hang() });
+      const error = await b.send(created.id, { type: 'START' }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'WORKFLOW_BUSY' });
+      expect((error as Error).message).toContain(a.instanceId);
+      expect((await store.getHistory(created.id, { limit: 10 })).items.map((h) => h.seq)).toEqual([1]);
+      await a.send(created.id, { type: 'START' });
+      expect((await store.getWorkflow(created.id))!.version).toBe(2);
+    });
+
+    it('a stale writer loses with a version conflict and never overwrites a newer snapshot', async () => {
+      // Two engines sharing one instance id stand for a lease that lapsed while its holder still ran.
+      const a = new WorkflowEngine({ store, steps: fakeSteps({ data_source_analysis: hang() }), logger: testLogger(), instanceId: 'same' });
+      const b = new WorkflowEngine({ store, steps: fakeSteps({ data_source_analysis: hang() }), logger: testLogger(), instanceId: 'same' });
+      engines.push(a, b);
+      const created = await a.create({ name: 'shared', files: [file], autoStart: false });
       await b.send(created.id, { type: 'START' });
       const error = await a.send(created.id, { type: 'START' }).catch((e: unknown) => e);
       expect((error as { code?: string }).code).toBe('VERSION_CONFLICT');
       const history = (await store.getHistory(created.id, { limit: 100 })).items;
-      expect(history.map((h) => [h.seq, h.eventType, h.toPhase])).toEqual([[1, 'workflow.created', 'pending'], [2, 'START', 'data_source_analysis']]);
+      expect(history.map((h) => [h.seq, h.eventType, h.toPhase])).toEqual([
+        [1, 'workflow.created', 'pending'],
+        [2, 'START', 'data_source_analysis'],
+      ]);
+    });
+
+    it('adopts the workflows of an instance that stopped renewing its leases', async () => {
+      const a = engineWith({ field_mapping: hang() });
+      const created = await a.create({ name: 'orphan', files: [file], autoStart: true });
+      await until(() => store.getWorkflow(created.id), (row) => row?.phase === 'field_mapping');
+      await a.stop();
+      // As if the holder had died without releasing: its lease has simply run out.
+      await store.db.execute(sql`update workflows set owner = 'dead-instance', lease_until = now() - interval '1 second' where id = ${created.id}`);
+      const b = new WorkflowEngine({ store, steps: fakeSteps(), logger: testLogger(), leaseMs: 150 });
+      engines.push(b);
+      expect((await finished(created.id))!.status).toBe('completed');
     });
 
     it('marks a snapshot of an unknown machine version as needing migration and leaves it untouched', async () => {
       const engine = engineWith();
       const created = await engine.create({ name: 'old', files: [file], autoStart: false });
       await engine.stop();
-      await store.db.execute((await import('drizzle-orm')).sql`update workflows set machine_version = 999 where id = ${created.id}`);
+      await store.db.execute(sql`update workflows set machine_version = 999 where id = ${created.id}`);
       const fresh = engineWith();
       expect(await fresh.restoreAll()).toEqual({ restored: 0, skipped: 1 });
       const row = await until(() => store.getWorkflow(created.id), (r) => r?.status === 'needs_migration');

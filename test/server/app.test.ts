@@ -207,3 +207,57 @@ for (const driver of DRIVERS) {
     });
   });
 }
+
+describe('Idempotency-Key', () => {
+  let store: WorkflowStore;
+  let engine: WorkflowEngine;
+  let app: ReturnType<typeof wireService>['app'];
+  const post = (path: string, body: unknown, key?: string) =>
+    app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      body: JSON.stringify(body),
+    });
+  const body = { name: 'once', files: [{ name: 'a.csv', content: CSV }], options: { autoStart: false } };
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await store.truncateAll();
+    ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps() }));
+  });
+  afterEach(() => engine.stop());
+
+  it('returns the first response for a repeated create and creates one workflow', async () => {
+    const first = await post('/workflows', body, 'create-1');
+    const again = await post('/workflows', body, 'create-1');
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+    expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(1);
+    const reused = await post('/workflows', { ...body, name: 'other' }, 'create-1');
+    expect(reused.status).toBe(422);
+    expect(await reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect((await post('/workflows', body, 'bad key with spaces')).status).toBe(400);
+  });
+
+  it('applies a repeated event once', async () => {
+    const { id } = (await (await post('/workflows', body)).json()) as { id: string };
+    const first = await post(`/workflows/${id}/events`, { type: 'START' }, 'start-1');
+    const again = await post(`/workflows/${id}/events`, { type: 'START' }, 'start-1');
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(await again.json()).toEqual(await first.json());
+    expect((await post(`/workflows/${id}/events`, { type: 'START' })).status).toBe(409);
+    const history = await store.getHistory(id, { limit: 100 });
+    expect(history.items.filter((h) => h.eventType === 'START')).toHaveLength(1);
+  });
+
+  it('frees the key of a request that failed, so a retry with it runs', async () => {
+    const { id } = (await (await post('/workflows', body)).json()) as { id: string };
+    for (let i = 0; i < 2; i++) {
+      const res = await post(`/workflows/${id}/events`, { type: 'RETRY' }, 'k-1');
+      expect(res.status).toBe(409);
+      expect(res.headers.get('idempotent-replayed')).toBeNull();
+      expect(await res.json()).toMatchObject({ code: 'EVENT_NOT_ACCEPTED' });
+    }
+  });
+});

@@ -9,6 +9,7 @@ import type { WorkflowEvent } from '../../machine/machine.ts';
 import type { AppDeps, AppEnv } from '../app.ts';
 import { parseWith } from '../app.ts';
 import { ApiError } from '../errors.ts';
+import { idempotent } from '../idempotency.ts';
 import {
   assetQuerySchema,
   createBodySchema,
@@ -228,19 +229,21 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
     return row;
   };
 
-  routes.post('/', async (c) => {
-    const request = await parseCreate(c, deps.maxUploadBytes);
-    const view = await engine.create({
-      name: request.name,
-      files: request.files,
-      options: request.options,
-      autoStart: request.autoStart,
-      correlationId: c.get('correlationId'),
-      actor: c.get('principal'),
-    });
-    c.header('Location', `/workflows/${view.id}`);
-    return c.json(view, 201);
-  });
+  routes.post('/', (c) =>
+    idempotent(c, store, c.get('principal'), async () => {
+      const request = await parseCreate(c, deps.maxUploadBytes);
+      const view = await engine.create({
+        name: request.name,
+        files: request.files,
+        options: request.options,
+        autoStart: request.autoStart,
+        correlationId: c.get('correlationId'),
+        actor: c.get('principal'),
+      });
+      c.header('Location', `/workflows/${view.id}`);
+      return c.json(view, 201);
+    }),
+  );
 
   routes.get('/', async (c) => {
     const query = parseWith(listQuerySchema, c.req.query(), 'query');
@@ -254,20 +257,22 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(await engine.get(id, { raw: query.raw === 'true' }));
   });
 
-  routes.post('/:id/events', async (c) => {
-    const id = idOf(c);
-    if (mediaType(c) !== 'application/json') {
-      throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the event as application/json, for example {"type":"START"}.');
-    }
-    const body = await readJson(c);
-    const type = (body as { type?: unknown } | null)?.type;
-    if (typeof type !== 'string' || !eventBodySchema.options.some((o) => o.shape.type.value === type)) {
-      throw new ApiError(400, 'UNKNOWN_EVENT', `Unknown event type ${JSON.stringify(type ?? null)}; send one of START, RETRY, CANCEL, APPROVE_MAPPINGS.`);
-    }
-    const event = parseWith(eventBodySchema, body, 'event') as WorkflowEvent;
-    if (event.type === 'APPROVE_MAPPINGS' && event.overrides) await checkOverrides(id, event.overrides);
-    return c.json(await engine.send(id, event, { correlationId: c.get('correlationId'), actor: c.get('principal') }));
-  });
+  routes.post('/:id/events', (c) =>
+    idempotent(c, store, c.get('principal'), async () => {
+      const id = idOf(c);
+      if (mediaType(c) !== 'application/json') {
+        throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the event as application/json, for example {"type":"START"}.');
+      }
+      const body = await readJson(c);
+      const type = (body as { type?: unknown } | null)?.type;
+      if (typeof type !== 'string' || !eventBodySchema.options.some((o) => o.shape.type.value === type)) {
+        throw new ApiError(400, 'UNKNOWN_EVENT', `Unknown event type ${JSON.stringify(type ?? null)}; send one of START, RETRY, CANCEL, APPROVE_MAPPINGS.`);
+      }
+      const event = parseWith(eventBodySchema, body, 'event') as WorkflowEvent;
+      if (event.type === 'APPROVE_MAPPINGS' && event.overrides) await checkOverrides(id, event.overrides);
+      return c.json(await engine.send(id, event, { correlationId: c.get('correlationId'), actor: c.get('principal') }));
+    }),
+  );
 
   /** Overrides must name columns the mapping step saw, so a typo is a 400 now rather than a failed workflow later. */
   async function checkOverrides(id: string, overrides: Record<string, string>): Promise<void> {
