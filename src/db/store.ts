@@ -312,6 +312,11 @@ export class WorkflowStore {
     return deleted.length;
   }
 
+  async countWithStatus(status: string): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(workflows).where(eq(workflows.status, status));
+    return row?.n ?? 0;
+  }
+
   async setStatus(id: string, status: string): Promise<void> {
     await this.db.update(workflows).set({ status }).where(eq(workflows.id, id));
   }

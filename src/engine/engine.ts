@@ -5,6 +5,7 @@ import { VersionConflictError } from '../db/store.ts';
 import type { WorkflowRow } from '../db/schema.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
 import { PHASE_SPECS, isStepPhase, type Phase, type TopPhase } from '../machine/table.ts';
+import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
 import { sanitizeEvent } from './events.ts';
@@ -29,6 +30,8 @@ export interface EngineDeps {
   instanceId?: string;
   /** How long a claim on a workflow holds without renewal. */
   leaseMs?: number;
+  /** Snapshot migrations by source version (default: src/machine/migrations.ts). */
+  migrations?: Readonly<Record<number, SnapshotMigration>>;
 }
 
 export interface CommittedChange {
@@ -288,12 +291,13 @@ export class WorkflowEngine {
   }
 
   private restore(row: WorkflowRow): Live {
-    if (row.machineVersion !== MACHINE_VERSION) {
+    const snapshot = migrateSnapshot(row.snapshot, row.machineVersion, MACHINE_VERSION, this.deps.migrations);
+    if (!snapshot) {
       void this.deps.store.setStatus(row.id, 'needs_migration').catch(() => {});
       throw new NeedsMigrationError(row.id, row.machineVersion, MACHINE_VERSION);
     }
     // input is ignored when a snapshot is given, but the types ask for it.
-    const actor = createActor(this.machine, { snapshot: row.snapshot as WorkflowSnapshot, input: { workflowId: row.id, name: row.name } });
+    const actor = createActor(this.machine, { snapshot: snapshot as unknown as WorkflowSnapshot, input: { workflowId: row.id, name: row.name } });
     this.deps.logger.info({ workflowId: row.id, phase: row.phase, status: row.status }, 'workflow restored');
     return this.attach(row.id, actor, {
       version: row.version,

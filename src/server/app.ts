@@ -123,8 +123,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/healthz', async (c) => {
     try {
-      await deps.store.ping();
-      return c.json({ status: 'ok', database: 'reachable', liveWorkflows: deps.engine.liveCount });
+      const needsMigration = await deps.store.countWithStatus('needs_migration');
+      return c.json({
+        status: 'ok',
+        database: 'reachable',
+        liveWorkflows: deps.engine.liveCount,
+        needsMigration,
+        ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
+      });
     } catch {
       return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
     }

@@ -193,6 +193,32 @@ for (const driver of DRIVERS) {
       expect(row!.version).toBe(1);
     });
 
+    it('upgrades a snapshot of an older machine version through a registered migration and carries on', async () => {
+      const engine = engineWith({ data_source_analysis: hang() });
+      const created = await engine.create({ name: 'old', files: [file], autoStart: true });
+      await engine.stop();
+      await store.db.execute(sql`update workflows set machine_version = 0, snapshot = jsonb_set(snapshot, '{context,name}', '"renamed-by-v0"') where id = ${created.id}`);
+      const migrated: string[] = [];
+      const fresh = new WorkflowEngine({
+        store,
+        steps: fakeSteps(),
+        logger: testLogger(),
+        migrations: {
+          0: (snapshot) => {
+            migrated.push(created.id);
+            const context = snapshot.context as Record<string, unknown>;
+            return { ...snapshot, context: { ...context, name: 'migrated' } };
+          },
+        },
+      });
+      engines.push(fresh);
+      expect(await fresh.restoreAll()).toEqual({ restored: 1, skipped: 0 });
+      const row = await finished(created.id);
+      expect(row).toMatchObject({ status: 'completed', machineVersion: MACHINE_VERSION });
+      expect(migrated).toEqual([created.id]);
+      expect((await fresh.get(created.id)).name).toBe('migrated');
+    });
+
     it('reports each committed change, in order, after it is durable', async () => {
       const seen: string[] = [];
       const engine = engineWith({}, (view) => seen.push(`${view.version}:${view.phase}`));
