@@ -1,0 +1,240 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import type { WorkflowEngine } from '../../src/engine/engine.ts';
+import { createStepActors, type FaultConfig } from '../../src/engine/steps.ts';
+import type { StepInput, StepOutput } from '../../src/machine/machine.ts';
+import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
+import { wireService } from '../../src/server/service.ts';
+import { DRIVERS, testDatabase } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+import { fakeSteps, hang, outputsFor } from '../support/steps.ts';
+
+type Body = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
+const noopBodies = Object.fromEntries(STEP_PHASES.map((p) => [p, async () => outputsFor(p)])) as unknown as Record<Phase, Body>;
+
+/** A seeded PRNG so a failing run can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const driver of DRIVERS) {
+  describe(`resilience on ${driver}`, () => {
+    let store: WorkflowStore;
+    let engine: WorkflowEngine;
+    let app: ReturnType<typeof wireService>['app'];
+    const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    beforeEach(async () => {
+      store = (await testDatabase(driver)).store;
+      await store.truncateAll();
+    });
+    afterEach(() => engine.stop());
+
+    it('completes 300 workflows with 20% of step attempts failing transiently, counting every retry', async () => {
+      const faults: FaultConfig = { transient: 0.2, timeout: 0, slow: 0, slowMs: 0 };
+      ({ engine, app } = wireService({
+        store,
+        logger: testLogger(),
+        maxUploadBytes: 1 << 20,
+        steps: (onAttempt) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, faults, random: mulberry32(42), onAttempt }, noopBodies),
+      }));
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const res = await app.request(
+          '/workflows',
+          json({ name: `wf${i}`, files: [{ name: 'a.csv', content: 'name\nweb01\n' }], options: { retry: { retries: 12, initialDelayMs: 1, maxDelayMs: 5 } } }),
+        );
+        expect(res.status).toBe(201);
+        ids.push(((await res.json()) as { id: string }).id);
+      }
+      const deadline = Date.now() + 60_000;
+      let rows = await Promise.all(ids.map((id) => store.getWorkflow(id)));
+      while (rows.some((r) => r?.status !== 'completed' && r?.status !== 'failed') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        rows = await Promise.all(ids.map((id) => store.getWorkflow(id)));
+      }
+      expect(rows.filter((r) => r?.status !== 'completed').map((r) => [r?.id, r?.status])).toEqual([]);
+      await engine.idle();
+      const metrics = await (await app.request('/metrics')).text();
+      const sum = (name: string) =>
+        [...metrics.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+      const attempts = sum('discovery_step_attempts_total');
+      const retries = sum('discovery_step_retries_total');
+      const failures = sum('discovery_step_failures_total');
+      expect(attempts).toBe(300 * 6 + failures);
+      expect(retries).toBe(failures);
+      // 20% of about 2,250 attempts: far from zero, far from all.
+      expect(failures / attempts).toBeGreaterThan(0.12);
+      expect(failures / attempts).toBeLessThan(0.28);
+      const stats = (await (await app.request('/stats')).json()) as { phases: { attempts: number; failed: number }[] };
+      expect(stats.phases.reduce((n, p) => n + p.attempts, 0)).toBe(attempts);
+      expect(stats.phases.reduce((n, p) => n + p.failed, 0)).toBe(failures);
+    }, 120_000);
+
+    it('200 concurrent events to one workflow: each applied or answered 409, versions contiguous, nothing twice', async () => {
+      ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps({ data_validation: hang() }) }));
+      const { id } = (await (await app.request('/workflows', json({ files: [{ name: 'a.csv', content: 'name\nx\n' }] }))).json()) as { id: string };
+      // Park it in data_validation, where CANCEL then RETRY, RETRY then CANCEL... can alternate.
+      for (let i = 0; i < 100 && (await store.getWorkflow(id))?.phase !== 'data_validation'; i++) await new Promise((r) => setTimeout(r, 10));
+      const events = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? { type: 'CANCEL', reason: `c${i}` } : { type: 'RETRY' }));
+      const responses = await Promise.all(events.map((e) => app.request(`/workflows/${id}/events`, json(e))));
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+      const applied = statuses.filter((s) => s === 200).length;
+      expect(applied).toBeGreaterThan(1);
+      await engine.idle();
+      const history = (await store.getHistory(id, { limit: 1000 })).items;
+      expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
+      const external = history.filter((h) => h.eventType === 'CANCEL' || h.eventType === 'RETRY');
+      expect(external).toHaveLength(applied);
+      const reasons = external.filter((h) => h.eventType === 'CANCEL').map((h) => (h.event as { reason: string }).reason);
+      expect(new Set(reasons).size).toBe(reasons.length);
+      const row = await store.getWorkflow(id);
+      expect(row!.version).toBe(history.at(-1)!.seq);
+      expect(row!.status).toBe(history.at(-1)!.status);
+    });
+  });
+}
+
+describe('bad input and strangers', () => {
+  let store: WorkflowStore;
+  let engine: WorkflowEngine;
+  let app: ReturnType<typeof wireService>['app'];
+  let seedId: string;
+  let seedBefore: unknown;
+
+  const request = (path: string, init: RequestInit = {}) => app.request(path, init);
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await store.truncateAll();
+    // The first step never finishes, so every workflow made here stays active and takes CANCEL.
+    ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 64 * 1024, steps: () => fakeSteps({ data_source_analysis: hang() }) }));
+    const res = await request('/workflows', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'seed', files: [{ name: 'seed.csv', content: 'name\nweb01\n' }], options: { autoStart: false } }),
+    });
+    seedId = ((await res.json()) as { id: string }).id;
+    seedBefore = await store.getWorkflow(seedId);
+  });
+  afterEach(() => engine.stop());
+
+  const expectError = async (res: Response) => {
+    expect(res.status, `${res.status}`).toBeLessThan(500);
+    if (res.status >= 400) {
+      const body = (await res.json()) as { code: unknown; message: unknown };
+      expect(typeof body.code).toBe('string');
+      expect(typeof body.message).toBe('string');
+    }
+  };
+
+  it('never answers 5xx to fuzzed create bodies, event bodies, paths, queries, headers and files', async () => {
+    const anyJson = fc.jsonValue({ maxDepth: 3 });
+    const fileContent = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
+      fc.constantFrom('name,ip\n"unterminated', '{"records": [', '\uFEFF\uFEFF,,,\r\n\r\n', 'a;b;c\n1;2', '\u0000\u0001\u0002', '[{"model":"dcim.device"}]'),
+    );
+    const createBody = fc.oneof(
+      anyJson,
+      fc.record({
+        name: fc.oneof(fc.string({ maxLength: 300 }), anyJson),
+        files: fc.array(
+          fc.record({
+            name: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('a.csv', 'b.json', 'c.xlsx', '../../etc/passwd')),
+            content: fileContent,
+            format: fc.oneof(fc.constantFrom('csv', 'json', 'xlsx', 'xml'), anyJson),
+            encoding: fc.constantFrom('utf8', 'base64', 'hex'),
+          }, { requiredKeys: ['name', 'content'] }),
+          { maxLength: 3 },
+        ),
+        options: fc.oneof(anyJson, fc.record({ retry: anyJson, reviewMappings: anyJson, autoStart: fc.boolean() })),
+      }, { requiredKeys: [] }),
+    );
+    const eventBody = fc.oneof(
+      anyJson,
+      fc.record({ type: fc.constantFrom('START', 'RETRY', 'CANCEL', 'APPROVE_MAPPINGS', 'start', ''), fromPhase: anyJson, reason: anyJson, overrides: anyJson }, { requiredKeys: ['type'] }),
+    );
+    const segment = fc.oneof(fc.string({ maxLength: 60 }), fc.uuid(), fc.constantFrom('..', '%00', "1' or '1'='1", 'stream'));
+    const contentType = fc.constantFrom('application/json', 'text/csv', 'text/plain', 'application/xml', '', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16');
+
+    await fc.assert(
+      fc.asyncProperty(createBody, contentType, async (body, type) => {
+        await expectError(await request('/workflows', { method: 'POST', headers: type ? { 'content-type': type } : {}, body: JSON.stringify(body) }));
+      }),
+      { numRuns: 150, seed: 7 },
+    );
+    await fc.assert(
+      fc.asyncProperty(eventBody, fc.oneof(fc.constant(seedId), segment), async (body, id) => {
+        await expectError(
+          await request(`/workflows/${encodeURIComponent(id)}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        );
+      }),
+      { numRuns: 150, seed: 8 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('', '/history', '/steps', '/assets', '/dependencies', '/quarantine', '/mappings'),
+        fc.oneof(fc.constant(seedId), segment),
+        fc.dictionary(fc.constantFrom('limit', 'cursor', 'status', 'phase', 'raw', 'type', 'since', 'x'), fc.string({ maxLength: 40 })),
+        async (suffix, id, query) => {
+          const qs = new URLSearchParams(query).toString();
+          await expectError(await request(`/workflows/${encodeURIComponent(id)}${suffix}?${qs}`));
+          await expectError(await request(`/workflows?${qs}`));
+          await expectError(await request(`/stats?${qs}`));
+        },
+      ),
+      { numRuns: 100, seed: 9 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom('x-correlation-id', 'idempotency-key', 'authorization', 'last-event-id', 'content-type'), fc.string({ maxLength: 200 }).filter((s) => !/[\r\n\0]/.test(s) && /^[\x20-\x7e]*$/.test(s))),
+        async (headers) => {
+          await expectError(await request('/workflows', { headers }));
+          await expectError(await request(`/workflows/${seedId}/events`, { method: 'POST', headers, body: '{"type":"CANCEL"}' }));
+        },
+      ),
+      { numRuns: 100, seed: 10 },
+    );
+    await expectError(await request('/workflows', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"files":[{"name":"a.csv","content":"' + 'x'.repeat(200_000) + '"}]}' }));
+    await engine.idle();
+    expect(await store.getWorkflow(seedId)).toEqual(seedBefore);
+  }, 120_000);
+
+  it('stores SQL injection strings as text and changes nothing else', async () => {
+    const evil = ["'; drop table workflows; --", "\" or 1=1 --", "x'); delete from workflow_transitions; --", '$1::jsonb', "\\'; truncate assets; --"];
+    for (const s of evil) {
+      const res = await request(`/workflows?name=${encodeURIComponent(s)}&filename=${encodeURIComponent(s + '.csv')}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/csv' },
+        body: `name,${s}\n${s},${s}\n`,
+      });
+      expect(res.status).toBe(201);
+      const { id, name } = (await res.json()) as { id: string; name: string };
+      expect(name).toBe(s);
+      const event = await request(`/workflows/${id}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-correlation-id': 'abc' },
+        body: JSON.stringify({ type: 'CANCEL', reason: s }),
+      });
+      expect(event.status).toBe(200);
+      await expectError(await request(`/workflows?status=${encodeURIComponent(s)}&cursor=${encodeURIComponent(s)}`));
+      await expectError(await request(`/workflows/${encodeURIComponent(s)}/history`));
+      const history = (await (await request(`/workflows/${id}/history`)).json()) as { items: { event: { reason?: string } }[] };
+      expect(history.items.some((h) => h.event.reason === s)).toBe(true);
+      expect((await store.loadFiles(id))[0]!.name).toBe(`${s}.csv`);
+    }
+    await engine.idle();
+    expect(await store.getWorkflow(seedId)).toEqual(seedBefore);
+    expect((await store.listWorkflows({ limit: 100 })).items).toHaveLength(evil.length + 1);
+    expect((await store.getHistory(seedId, { limit: 10 })).items).toHaveLength(1);
+  });
+});
