@@ -104,5 +104,80 @@ for (const driver of DRIVERS) {
         expect(await kill(second, 'SIGTERM')).toBe(0);
       }
     }, 120_000);
+
+    it('survives three SIGKILLs at random moments across 50 workflows and loses nothing', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'discovery-crash-'));
+      dirs.push(dataDir);
+      const env: Record<string, string> = {
+        ...(driver === 'pglite' ? { DATA_DIR: dataDir, DATABASE_URL: '' } : { DATABASE_URL: await freshPostgresUrl(process.env.DATABASE_URL!, 'crash') }),
+        FAULT_INJECTION: 'slow=0.3,slowMs=300',
+        LOG_LEVEL: 'warn',
+      };
+      const created = new Map<string, number>();
+      let server = await startServer({ ...env, LOG_LEVEL: 'info' });
+      let random = 12345;
+      const nextDelay = () => {
+        random = (random * 1103515245 + 12345) % 2 ** 31;
+        return 300 + (random % 900);
+      };
+      for (let round = 0; round < 3; round++) {
+        const until = Date.now() + nextDelay();
+        while (Date.now() < until && created.size < 50) {
+          const res = await fetch(`${server.url}/workflows?name=crash${created.size}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV }).catch(() => null);
+          if (res?.status === 201) created.set(((await res.json()) as { id: string }).id, created.size);
+        }
+        if (Date.now() < until) await new Promise((r) => setTimeout(r, until - Date.now()));
+        expect(await kill(server, 'SIGKILL')).toBeNull();
+        server = await startServer({ ...env, LOG_LEVEL: 'info' });
+      }
+      while (created.size < 50) {
+        const res = await fetch(`${server.url}/workflows?name=crash${created.size}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
+        expect(res.status).toBe(201);
+        created.set(((await res.json()) as { id: string }).id, created.size);
+      }
+      try {
+        const get = async <T>(path: string) => (await (await fetch(`${server.url}${path}`)).json()) as T;
+        for (const id of created.keys()) {
+          const view = await poll(
+            () => get<{ status: string; phase: string; version: number; value: unknown }>(`/workflows/${id}`),
+            (v) => v.status === 'completed' || v.status === 'failed',
+          );
+          expect(view.status, id).toBe('completed');
+          const history = await get<{ items: { seq: number; eventType: string; toPhase: string; status: string; value: unknown }[] }>(`/workflows/${id}/history?limit=1000`);
+          expect(history.items.map((h) => h.seq)).toEqual(history.items.map((_, i) => i + 1));
+          // The 201 came after START was durable.
+          expect(history.items.slice(0, 2).map((h) => h.eventType)).toEqual(['workflow.created', 'START']);
+          const last = history.items.at(-1)!;
+          expect([view.version, view.phase, view.status, view.value]).toEqual([last.seq, last.toPhase, last.status, last.value]);
+          const assets = await get<{ items: { name: string }[] }>(`/workflows/${id}/assets`);
+          expect(assets.items.map((a) => a.name).sort()).toEqual(['db01', 'web01']);
+        }
+      } finally {
+        expect(await kill(server, 'SIGTERM')).toBe(0);
+      }
+    }, 180_000);
+
+    it('on SIGTERM stops without failing anything and the next start resumes', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'discovery-term-'));
+      dirs.push(dataDir);
+      const env: Record<string, string> =
+        driver === 'pglite' ? { DATA_DIR: dataDir, DATABASE_URL: '' } : { DATABASE_URL: await freshPostgresUrl(process.env.DATABASE_URL!, 'term') };
+      const first = await startServer({ ...env, FAULT_INJECTION: 'slow=1,slowMs=1500' });
+      const res = await fetch(`${first.url}/workflows?name=term`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
+      const { id } = (await res.json()) as { id: string };
+      expect(await kill(first, 'SIGTERM')).toBe(0);
+      expect(first.lines.join('\n')).toContain('shutting down');
+      const second = await startServer(env);
+      try {
+        const view = await poll(
+          async () => (await (await fetch(`${second.url}/workflows/${id}`)).json()) as { status: string; errors: unknown[] },
+          (v) => v.status === 'completed' || v.status === 'failed',
+        );
+        expect(view.status).toBe('completed');
+        expect(view.errors).toEqual([]);
+      } finally {
+        expect(await kill(second, 'SIGTERM')).toBe(0);
+      }
+    }, 120_000);
   });
 }
