@@ -125,6 +125,22 @@ for (const driver of DRIVERS) {
       expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(1);
     });
 
+    it('answers 400 naming the file when an upload cannot be read, and stores nothing', async () => {
+      for (const [name, content] of [
+        ['servers.json', '{"records": ['],
+        ['legacy.xls', 'binary'],
+        ['book.xlsx', 'not a zip'],
+      ]) {
+        const res = await app.request('/workflows', json({ files: [{ name: 'ok.csv', content: CSV }, { name, content }] }));
+        expect(res.status).toBe(400);
+        const body = (await res.json()) as { code: string; message: string; hint: string; file: string };
+        expect(body).toMatchObject({ code: 'UNREADABLE_FILE', file: name });
+        expect(body.message).toContain(name);
+        expect(body.hint.length).toBeGreaterThan(10);
+      }
+      expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(0);
+    });
+
     it('answers 413 naming the limit when the files are too large', async () => {
       setup({}, 1024);
       const res = await app.request('/workflows', json({ files: [{ name: 'big.csv', content: 'x'.repeat(2048) }] }));

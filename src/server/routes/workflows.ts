@@ -4,7 +4,9 @@ import { decodeCursor, encodeCursor, type NewDatasetFile } from '../../db/store.
 import type { AssetRow, DependencyRow, StepRunRow, TransitionRow } from '../../db/schema.ts';
 import { rowToView } from '../../engine/engine.ts';
 import type { WorkflowView } from '../../engine/view.ts';
-import type { MappingOutput, ValidationOutput } from '../../handlers/types.ts';
+import { parseInputs } from '../../handlers/index.ts';
+import type { FileFormat, MappingOutput, ValidationOutput } from '../../handlers/types.ts';
+import { isDiscoveryError } from '../../machine/errors.ts';
 import type { WorkflowEvent } from '../../machine/machine.ts';
 import type { AppDeps, AppEnv } from '../app.ts';
 import { parseWith } from '../app.ts';
@@ -115,6 +117,24 @@ async function parseCreate(c: Context, maxBytes: number): Promise<ParsedCreate> 
     'UNSUPPORTED_MEDIA_TYPE',
     `Content-Type ${type || '(none)'} is not accepted. Send application/json ({ files: [...] } or a JSON export), text/csv, or ${XLSX_TYPE}.`,
   );
+}
+
+/**
+ * Parses the files once before anything is stored, so an unreadable file is a 400 naming it now
+ * rather than a workflow that fails later. The analysis step parses them again from the database.
+ */
+async function assertReadable(files: NewDatasetFile[]): Promise<void> {
+  try {
+    await parseInputs(
+      files.map((f) => ({ name: f.name, content: f.content, ...(f.format ? { format: f.format as FileFormat } : {}) })),
+      { maxBytes: Number.MAX_SAFE_INTEGER },
+    );
+  } catch (error) {
+    if (isDiscoveryError(error) && !error.retryable) {
+      throw new ApiError(400, error.code, error.message, { hint: error.hint, ...(error.details ?? {}) });
+    }
+    throw error;
+  }
 }
 
 function historyItem(row: TransitionRow) {
@@ -232,6 +252,7 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.post('/', (c) =>
     idempotent(c, store, c.get('principal'), async () => {
       const request = await parseCreate(c, deps.maxUploadBytes);
+      await assertReadable(request.files);
       const view = await engine.create({
         name: request.name,
         files: request.files,
