@@ -53,6 +53,7 @@ function assertText(file: string, decoded: DecodedText): void {
   if (sample.trim() === '') {
     throw new DataError('UNREADABLE_FILE', `File "${file}" is empty: it holds no header and no records.`, {
       hint: 'Export the CMDB table again (with a header row) and upload the file that has content.',
+      details: { file },
     });
   }
   let control = 0;
@@ -64,7 +65,7 @@ function assertText(file: string, decoded: DecodedText): void {
     throw new DataError(
       'UNREADABLE_FILE',
       `File "${file}" is not readable text: ${control} of its first ${sample.length} characters are binary control bytes (encoding guessed ${decoded.encoding}).`,
-      { hint: 'Upload the export as CSV (UTF-8), JSON or .xlsx; legacy .xls and compressed files are not supported.' },
+      { hint: 'Upload the export as CSV (UTF-8), JSON or .xlsx; legacy .xls and compressed files are not supported.', details: { file } },
     );
   }
 }

@@ -23,9 +23,7 @@ function detectFormat(file: InputFile): FileFormat {
   if (file.format) return file.format;
   const extension = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase();
   if (extension === 'xls') {
-    throw new DataError('UNREADABLE_FILE', `File "${file.name}" is a legacy Excel 97-2003 workbook (.xls), which cannot be read.`, {
-      hint: 'Open it in Excel and save it as .xlsx or CSV (UTF-8), then upload it again.',
-    });
+    throw unreadable(file.name, 'is a legacy Excel 97-2003 workbook (.xls), which cannot be read.', 'Open it in Excel and save it as .xlsx or CSV (UTF-8), then upload it again.');
   }
   if (extension && EXTENSIONS[extension]) return EXTENSIONS[extension];
   if (isZip(file.content)) return 'xlsx';
