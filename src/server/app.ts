@@ -132,7 +132,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
       });
     } catch {
-      return c.json({ status: 'unavailable', database: 'unreachable' }, 503);
+      return c.json(
+        { code: 'DATABASE_UNREACHABLE', message: 'The database cannot be reached; workflows resume once it is back.', status: 'unavailable', database: 'unreachable' },
+        503,
+      );
     }
   });
 

@@ -42,6 +42,16 @@ function statusOf(error: EngineError): ContentfulStatusCode {
   return 400;
 }
 
+/** Errors that come from the database being down or failing, not from a defect here. */
+function isDatabaseFailure(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'DrizzleQueryError') return true;
+    if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND)/.test(code) || /^(08|53|57)/.test(code))) return true;
+  }
+  return false;
+}
+
 /** Maps every known error to its response; anything else is a bug: logged, answered 500 without details. */
 export function errorResponse(error: unknown, c: Context, logger: Logger): Response {
   if (error instanceof ApiError) return c.json({ code: error.code, message: error.message, ...error.details }, error.status);
@@ -52,6 +62,10 @@ export function errorResponse(error: unknown, c: Context, logger: Logger): Respo
   if (error instanceof InvalidCursorError) return c.json({ code: 'INVALID_CURSOR', message: error.message }, 400);
   if (isDiscoveryError(error) && !error.retryable) {
     return c.json({ code: error.code, message: error.message, hint: error.hint }, 400);
+  }
+  if (isDatabaseFailure(error)) {
+    logger.error({ err: error, path: c.req.path, method: c.req.method }, 'database failure');
+    return c.json({ code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; nothing was changed. Try again shortly.' }, 503);
   }
   const status = (error as { status?: unknown }).status;
   if (status === 413) return c.json({ code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' }, 413);

@@ -238,3 +238,32 @@ describe('bad input and strangers', () => {
     expect((await store.getHistory(seedId, { limit: 10 })).items).toHaveLength(1);
   });
 });
+
+describe('what errors reveal', () => {
+  it('never puts a stack trace, SQL text or file path in a response', async () => {
+    const { store } = await testDatabase('pglite');
+    await store.truncateAll();
+    const leaky = new Error('Failed query: select "id" from "workflows" where "id" = $1\n    at WorkflowStore.getWorkflow (/work/main/src/db/store.ts:211:7)');
+    const broken = Object.create(store) as WorkflowStore;
+    broken.getWorkflow = () => Promise.reject(leaky);
+    broken.listWorkflows = () => Promise.reject(leaky);
+    broken.countWithStatus = () => Promise.reject(leaky);
+    const { engine, app } = wireService({ store: broken, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps() });
+    try {
+      for (const [path, init] of [
+        ['/workflows/00000000-0000-4000-8000-000000000000', {}],
+        ['/workflows', {}],
+        ['/healthz', {}],
+        ['/workflows/00000000-0000-4000-8000-000000000000/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"START"}' }],
+      ] as [string, RequestInit][]) {
+        const res = await app.request(path, init);
+        const text = await res.text();
+        expect(res.status, path).toBeGreaterThanOrEqual(500);
+        expect(text).not.toMatch(/select|workflows"|\/work\/|store\.ts|\bat\s+\w+\./i);
+        expect(JSON.parse(text)).toHaveProperty('code');
+      }
+    } finally {
+      await engine.stop();
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createActor, toPromise, waitFor } from 'xstate';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import { createStepActors, type StepOutcome } from '../../src/engine/steps.ts';
+import { workflowMachine, type StepInput, type StepOutput } from '../../src/machine/machine.ts';
+import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
+import { testDatabase } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+import { outputsFor } from '../support/steps.ts';
+
+type Body = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
+
+describe('step adapter', () => {
+  let store: WorkflowStore;
+  const workflowId = '00000000-0000-4000-8000-0000000000aa';
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await store.truncateAll();
+    const at = new Date();
+    await store.createWorkflow(
+      { id: workflowId, name: 't', phase: 'pending', status: 'pending', snapshot: {}, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
+      { workflowId, seq: 1, eventType: 'x', event: {}, fromPhase: null, toPhase: 'pending', value: 'pending', status: 'pending', at },
+      [],
+    );
+  });
+
+  const bodies = (overrides: Partial<Record<Phase, Body>>) =>
+    Object.fromEntries(STEP_PHASES.map((p) => [p, overrides[p] ?? (async () => outputsFor(p))])) as Record<Phase, Body>;
+
+  it('aborts a hung attempt through its signal at the timeout and retries it as a timeout', async () => {
+    let calls = 0;
+    let abortedWith: unknown = null;
+    const outcomes: StepOutcome[] = [];
+    const steps = createStepActors(
+      { store, logger: testLogger(), maxUploadBytes: 1 << 20, onAttempt: (_p, outcome) => outcomes.push(outcome) },
+      bodies({
+        data_validation: (_input, signal) => {
+          calls += 1;
+          if (calls > 1) return Promise.resolve(outputsFor('data_validation'));
+          return new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              abortedWith = signal.reason;
+              reject(new Error('hung body noticed the abort'));
+            }),
+          );
+        },
+      }),
+    );
+    const actor = createActor(workflowMachine.provide({ actors: steps }), {
+      input: { workflowId, name: 't', options: { retry: { initialDelayMs: 1, phases: { data_validation: { timeoutMs: 50 } } } } },
+    });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    actor.send({ type: 'START' });
+    const done = await waitFor(actor, (s) => s.status === 'done' || s.matches('failed'), { timeout: 5_000 });
+    expect(done.value).toBe('completed');
+    expect(calls).toBe(2);
+    expect((abortedWith as { code?: string }).code).toBe('STEP_TIMEOUT');
+    expect(done.context.errors.map((e) => [e.code, e.retryable])).toEqual([['STEP_TIMEOUT', true]]);
+    expect(outcomes.filter((o) => o !== 'succeeded')).toEqual(['timed_out']);
+    const runs = await store.listStepRuns(workflowId, { limit: 100 });
+    expect(runs.items.filter((r) => r.phase === 'data_validation').map((r) => r.outcome)).toEqual(['timed_out', 'succeeded']);
+  });
+
+  it('records a cancelled attempt when the workflow is cancelled mid-step', async () => {
+    const steps = createStepActors(
+      { store, logger: testLogger(), maxUploadBytes: 1 << 20 },
+      bodies({ field_mapping: (_i, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('stop')))) }),
+    );
+    const actor = createActor(workflowMachine.provide({ actors: steps }), { input: { workflowId, name: 't' } });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    actor.send({ type: 'START' });
+    await waitFor(actor, (s) => s.matches('field_mapping'));
+    actor.send({ type: 'CANCEL', reason: 'operator' });
+    for (let i = 0; i < 100; i++) {
+      const runs = await store.listStepRuns(workflowId, { limit: 100 });
+      if (runs.items.some((r) => r.phase === 'field_mapping')) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const runs = await store.listStepRuns(workflowId, { limit: 100 });
+    expect(runs.items.find((r) => r.phase === 'field_mapping')?.outcome).toBe('cancelled');
+  });
+
+  it('injects transient faults at the configured share', async () => {
+    let n = 0;
+    const rolls = [0.1, 0.9, 0.15, 0.5];
+    const steps = createStepActors(
+      { store, logger: testLogger(), maxUploadBytes: 1 << 20, faults: { transient: 0.2, timeout: 0, slow: 0, slowMs: 0 }, random: () => rolls[n++ % rolls.length]! },
+      bodies({}),
+    );
+    const actor = createActor(steps.data_source_analysis, { input: { workflowId, phase: 'data_source_analysis', attempt: 1, timeoutMs: 1_000 } });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    await expect(toPromise(actor)).rejects.toMatchObject({ code: 'INJECTED_FAULT', retryable: true });
+    const second = createActor(steps.data_source_analysis, { input: { workflowId, phase: 'data_source_analysis', attempt: 2, timeoutMs: 1_000 } });
+    second.subscribe({ error: () => {} });
+    second.start();
+    await expect(toPromise(second)).resolves.toEqual(outputsFor('data_source_analysis'));
+  });
+});
