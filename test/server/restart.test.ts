@@ -16,12 +16,16 @@ interface Server {
 }
 
 /** Starts the real service process and resolves once it logs its address. */
+const children = new Set<ChildProcess>();
+
 function startServer(env: Record<string, string>): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 60_000);
@@ -65,6 +69,8 @@ async function poll<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeout
 
 const dirs: string[] = [];
 afterAll(() => {
+  // A failed test must not leave a server running against a database the next run recreates.
+  for (const child of children) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -181,3 +187,31 @@ for (const driver of DRIVERS) {
     }, 120_000);
   });
 }
+
+describe.runIf(process.env.DATABASE_URL)('two server processes on one PostgreSQL database', () => {
+  it('never run one workflow at once; the survivor adopts the workflows of the one that died', async () => {
+    const url = await freshPostgresUrl(process.env.DATABASE_URL!, 'pair');
+    const a = await startServer({ DATABASE_URL: url, INSTANCE_ID: 'instance-a', LEASE_SECONDS: '2', FAULT_INJECTION: 'slow=1,slowMs=1000' });
+    const b = await startServer({ DATABASE_URL: url, INSTANCE_ID: 'instance-b', LEASE_SECONDS: '2' });
+    try {
+      const res = await fetch(`${a.url}/workflows?name=pair`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
+      const { id } = (await res.json()) as { id: string };
+      const busy = await fetch(`${b.url}/workflows/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"CANCEL"}' });
+      expect(busy.status).toBe(409);
+      expect(await busy.json()).toMatchObject({ code: 'WORKFLOW_BUSY', owner: 'instance-a' });
+      expect(await kill(a, 'SIGKILL')).toBeNull();
+      const done = await poll(
+        async () => (await (await fetch(`${b.url}/workflows/${id}`)).json()) as { status: string },
+        (v) => v.status === 'completed' || v.status === 'failed',
+        30_000,
+      );
+      expect(done.status).toBe('completed');
+      const history = (await (await fetch(`${b.url}/workflows/${id}/history`)).json()) as { items: { seq: number }[] };
+      expect(history.items.map((h) => h.seq)).toEqual(history.items.map((_, i) => i + 1));
+      expect(b.lines.join('\n')).toContain('adopted workflows');
+    } finally {
+      if (a.child.exitCode === null && a.child.signalCode === null) await kill(a, 'SIGKILL');
+      expect(await kill(b, 'SIGTERM')).toBe(0);
+    }
+  }, 60_000);
+});
