@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, gt, inArray, isNull, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from './client.ts';
 import {
   artifacts,
@@ -380,67 +381,39 @@ export class WorkflowStore {
    * ones untouched and deletes keys no longer produced. Safe to run again after a crash.
    */
   async replaceAssets(workflowId: string, rows: AssetInput[]): Promise<UpsertCounts> {
-    return this.db.transaction(async (tx) => {
-      const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
-      for (let i = 0; i < rows.length; i += UPSERT_BATCH) {
-        const batch = rows.slice(i, i + UPSERT_BATCH).map((r) => ({ ...r, workflowId, contentHash: hashOf(r) }));
-        const written = await tx
-          .insert(assets)
-          .values(batch)
-          .onConflictDoUpdate({
-            target: [assets.workflowId, assets.assetKey],
-            set: {
-              name: sql`excluded.name`,
-              assetType: sql`excluded.asset_type`,
-              assetSubtype: sql`excluded.asset_subtype`,
-              environment: sql`excluded.environment`,
-              osFamily: sql`excluded.os_family`,
-              application: sql`excluded.application`,
-              data: sql`excluded.data`,
-              contentHash: sql`excluded.content_hash`,
-              updatedAt: sql`now()`,
-            },
-            setWhere: sql`${assets.contentHash} is distinct from excluded.content_hash`,
-          })
-          .returning({ inserted: sql<boolean>`(xmax = 0)` });
-        const inserted = written.filter((w) => w.inserted).length;
-        counts.inserted += inserted;
-        counts.updated += written.length - inserted;
-        counts.unchanged += batch.length - written.length;
-      }
-      const keys = rows.map((r) => r.assetKey);
-      const deleted = await tx
-        .delete(assets)
-        .where(and(eq(assets.workflowId, workflowId), sql`not (${assets.assetKey} = any(array(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))))`))
-        .returning({ key: assets.assetKey });
-      counts.deleted = deleted.length;
-      return counts;
-    });
+    return this.replaceInventory(assets, assets.assetKey, workflowId, rows.map((r) => ({ key: r.assetKey, row: r })));
   }
 
   /** Same contract as replaceAssets, for dependency edges. */
   async replaceDependencies(workflowId: string, rows: DependencyInput[]): Promise<UpsertCounts> {
+    return this.replaceInventory(dependencies, dependencies.edgeKey, workflowId, rows.map((r) => ({ key: r.edgeKey, row: r })));
+  }
+
+  private async replaceInventory(
+    table: typeof assets | typeof dependencies,
+    keyColumn: PgColumn,
+    workflowId: string,
+    rows: { key: string; row: AssetInput | DependencyInput }[],
+  ): Promise<UpsertCounts> {
+    const { createdAt: _created, workflowId: owner, contentHash, updatedAt: _updated, ...rest } = getTableColumns(table);
+    // Every payload column takes the incoming value; only rows whose content hash changed are touched.
+    // (column names are camelCase in the schema and snake_case in the database: casing 'snake_case')
+    const set = Object.fromEntries(
+      Object.entries(rest)
+        .filter(([, column]) => column !== keyColumn)
+        .map(([name, column]) => [name, sql`excluded.${sql.identifier(column.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))}`]),
+    );
     return this.db.transaction(async (tx) => {
       const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
       for (let i = 0; i < rows.length; i += UPSERT_BATCH) {
-        const batch = rows.slice(i, i + UPSERT_BATCH).map((r) => ({ ...r, workflowId, contentHash: hashOf(r) }));
+        const batch = rows.slice(i, i + UPSERT_BATCH).map(({ row }) => ({ ...row, workflowId, contentHash: hashOf(row) }));
         const written = await tx
-          .insert(dependencies)
-          .values(batch)
+          .insert(table)
+          .values(batch as never[])
           .onConflictDoUpdate({
-            target: [dependencies.workflowId, dependencies.edgeKey],
-            set: {
-              sourceKey: sql`excluded.source_key`,
-              targetKey: sql`excluded.target_key`,
-              type: sql`excluded.type`,
-              origin: sql`excluded.origin`,
-              port: sql`excluded.port`,
-              count: sql`excluded.count`,
-              data: sql`excluded.data`,
-              contentHash: sql`excluded.content_hash`,
-              updatedAt: sql`now()`,
-            },
-            setWhere: sql`${dependencies.contentHash} is distinct from excluded.content_hash`,
+            target: [owner, keyColumn],
+            set: { ...set, contentHash: sql`excluded.content_hash`, updatedAt: sql`now()` },
+            setWhere: sql`${contentHash} is distinct from excluded.content_hash`,
           })
           .returning({ inserted: sql<boolean>`(xmax = 0)` });
         const inserted = written.filter((w) => w.inserted).length;
@@ -448,11 +421,11 @@ export class WorkflowStore {
         counts.updated += written.length - inserted;
         counts.unchanged += batch.length - written.length;
       }
-      const keys = rows.map((r) => r.edgeKey);
+      const keys = JSON.stringify(rows.map((r) => r.key));
       const deleted = await tx
-        .delete(dependencies)
-        .where(and(eq(dependencies.workflowId, workflowId), sql`not (${dependencies.edgeKey} = any(array(select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb))))`))
-        .returning({ key: dependencies.edgeKey });
+        .delete(table)
+        .where(and(eq(owner, workflowId), sql`not (${keyColumn} = any(array(select jsonb_array_elements_text(${keys}::jsonb))))`))
+        .returning({ key: keyColumn });
       counts.deleted = deleted.length;
       return counts;
     });
