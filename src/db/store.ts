@@ -401,7 +401,7 @@ export class WorkflowStore {
     const set = Object.fromEntries(
       Object.entries(rest)
         .filter(([, column]) => column !== keyColumn)
-        .map(([name, column]) => [name, sql`excluded.${sql.identifier(column.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))}`]),
+        .map(([name, column]) => [name, sql`excluded.${sql.identifier(column.name.replace(/[A-Z]/g, (c: string) => `_${c.toLowerCase()}`))}`]),
     );
     return this.db.transaction(async (tx) => {
       const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };

@@ -16,6 +16,7 @@ import type { ApiKey } from './config.ts';
 import { ApiError, errorResponse, invalidRequest } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
+import { machineRoutes } from './routes/machine.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import type { ChangeHub } from './stream.ts';
@@ -155,6 +156,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/workflows', workflowRoutes(deps));
   app.route('/stats', statsRoutes(deps));
+  app.route('/', machineRoutes());
 
   app.notFound((c: Context) => c.json({ code: 'NOT_FOUND', message: `No route for ${c.req.method} ${c.req.path}.` }, 404));
   app.onError((error, c) => errorResponse(error, c, deps.logger));

@@ -8,6 +8,7 @@ import type { Logger } from '../engine/logger.ts';
 import { createStepActors } from '../engine/steps.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
+import { startInspector } from './inspector.ts';
 import { wireService } from './service.ts';
 
 export interface Service {
@@ -28,6 +29,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
   const handle = await openDatabase(config.database);
   const store = new WorkflowStore(handle.db);
+  const inspector = config.inspect.enabled ? await startInspector({ port: config.inspect.port, logger }) : null;
   const { engine, app } = wireService({
     store,
     logger,
@@ -36,6 +38,8 @@ export async function startService(config: Config, logger: Logger = createLogger
     corsOrigins: config.corsOrigins,
     instanceId: config.instanceId,
     leaseMs: config.leaseMs,
+    inspect: inspector?.inspect,
+    onActorAttached: inspector?.announce,
     steps: (onAttempt) => createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults, onAttempt }),
   });
   const { restored } = await engine.restoreAll();
@@ -49,7 +53,10 @@ export async function startService(config: Config, logger: Logger = createLogger
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
-  logger.info({ url, database: handle.kind, restored, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous' }, 'discovery flow listening');
+  logger.info(
+    { url, database: handle.kind, restored, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous', ...(inspector ? { inspector: inspector.url } : {}) },
+    'discovery flow listening',
+  );
   return {
     url,
     engine,
@@ -57,6 +64,7 @@ export async function startService(config: Config, logger: Logger = createLogger
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.stop();
+      await inspector?.stop();
       await handle.close();
     },
   };

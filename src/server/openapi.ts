@@ -63,6 +63,8 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/workflows/{id}/quarantine', summary: 'Records held back by validation', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
   { method: 'get', path: '/workflows/{id}/mappings', summary: 'Column to canonical field mappings', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
   { method: 'get', path: '/stats', summary: 'Per-phase success and failure rates, retries and durations', query: statsQuerySchema, responses: { 200: 'Statistics', 400: 'Invalid query' } },
+  { method: 'get', path: '/machine', summary: 'The statechart config as JSON, for Stately Studio and other visualisers', responses: { 200: 'Machine config' } },
+  { method: 'get', path: '/machine.mmd', summary: 'The statechart as a Mermaid stateDiagram-v2', responses: { 200: 'Mermaid text' } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', responses: { 200: 'Prometheus text format' } },
   { method: 'get', path: '/healthz', summary: 'Database reachable', responses: { 200: 'Healthy', 503: 'Database unreachable' } },
   { method: 'get', path: '/openapi.json', summary: 'This document', responses: { 200: 'OpenAPI 3.1' } },
