@@ -177,4 +177,33 @@ describe('observability', () => {
     expect(JSON.parse(events[0]!.data)).toMatchObject({ seq: 6, toPhase: 'dependency_analysis' });
     expect((await app.request(`/workflows/${id}/stream`, { headers: { 'last-event-id': 'x' } })).status).toBe(400);
   });
+
+  it('streams the changes of every workflow on /workflows/stream', async () => {
+    const controller = new AbortController();
+    const res = await app.request('/workflows/stream', { signal: controller.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const ids = [await create(), await create()];
+    const seen = new Map<string, string[]>();
+    let buffer = '';
+    const decoder = new TextDecoder();
+    while ([...seen.values()].filter((s) => s.includes('completed')).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data:'));
+        if (!data) continue;
+        const view = JSON.parse(data.slice(5)) as { id: string; status: string };
+        seen.set(view.id, [...(seen.get(view.id) ?? []), view.status]);
+      }
+    }
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    expect([...seen.keys()].sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(seen.get(id)!.at(-1)).toBe('completed');
+  });
 });
