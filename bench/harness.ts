@@ -87,8 +87,8 @@ export function startBenchService(db: PhaseDatabase, options: { logger: Logger; 
     store: db.store,
     logger,
     maxUploadBytes: MAX_UPLOAD_BYTES,
-    steps: (onAttempt) => {
-      const deps = { store: db.store, logger, maxUploadBytes: MAX_UPLOAD_BYTES, onAttempt };
+    steps: (hooks) => {
+      const deps = { store: db.store, logger, maxUploadBytes: MAX_UPLOAD_BYTES, ...hooks };
       return options.steps === 'noop' ? createStepActors(deps, noopBodies()) : createStepActors(deps);
     },
   });

@@ -107,6 +107,10 @@ export class VersionConflictError extends Error {
 const TERMINAL_STATUSES = ['completed', 'failed'];
 const UPSERT_BATCH = 1_000;
 
+function stepRunRow(run: NewStepRun) {
+  return { ...run, durationMs: run.endedAt.getTime() - run.startedAt.getTime() };
+}
+
 /** A workflow another instance does not hold: no owner, ours, or a lease that ran out. */
 function claimable(owner: string): SQL {
   return or(isNull(workflows.owner), eq(workflows.owner, owner), lt(workflows.leaseUntil, sql`now()`))!;
@@ -173,10 +177,14 @@ export class WorkflowStore {
   /**
    * Persists the changes of many workflows in one transaction (group commit). Per workflow the row
    * gets its latest state, guarded by the version its first change expected; every change adds one
-   * audit row with seq = its new version. Any version mismatch rolls the whole batch back.
+   * audit row with seq = its new version. Any version mismatch rolls the whole batch back. The step
+   * runs recorded meanwhile ride along in the same transaction.
    */
-  async persistChanges(changes: WorkflowChange[]): Promise<void> {
-    if (changes.length === 0) return;
+  async persistChanges(changes: WorkflowChange[], runs: NewStepRun[] = []): Promise<void> {
+    if (changes.length === 0) {
+      if (runs.length > 0) await this.recordStepRuns(runs);
+      return;
+    }
     const latest = new Map<string, { first: WorkflowChange; last: WorkflowChange; count: number }>();
     const audit: NewTransitionRow[] = [];
     for (const change of changes) {
@@ -211,6 +219,7 @@ export class WorkflowStore {
         throw new VersionConflictError([...latest.keys()].filter((id) => !ok.has(id)));
       }
       await tx.insert(workflowTransitions).values(audit);
+      if (runs.length > 0) await tx.insert(stepRuns).values(runs.map(stepRunRow));
     });
   }
 
@@ -359,8 +368,8 @@ export class WorkflowStore {
     return row ? (row.data as T) : null;
   }
 
-  async recordStepRun(run: NewStepRun): Promise<void> {
-    await this.db.insert(stepRuns).values({ ...run, durationMs: run.endedAt.getTime() - run.startedAt.getTime() });
+  async recordStepRuns(runs: NewStepRun[]): Promise<void> {
+    if (runs.length > 0) await this.db.insert(stepRuns).values(runs.map(stepRunRow));
   }
 
   async listStepRuns(workflowId: string, page: { limit: number; cursor?: string }): Promise<Page<StepRunRow>> {
@@ -424,7 +433,8 @@ export class WorkflowStore {
       const keys = JSON.stringify(rows.map((r) => r.key));
       const deleted = await tx
         .delete(table)
-        .where(and(eq(owner, workflowId), sql`not (${keyColumn} = any(array(select jsonb_array_elements_text(${keys}::jsonb))))`))
+        // NOT IN over a subquery is hashed; `<> all(array)` would compare every row with every key.
+        .where(and(eq(owner, workflowId), sql`${keyColumn} not in (select jsonb_array_elements_text(${keys}::jsonb))`))
         .returning({ key: keyColumn });
       counts.deleted = deleted.length;
       return counts;

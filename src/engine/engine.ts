@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createActor, type Actor, type AnyEventObject, type InspectionEvent } from 'xstate';
-import type { NewDatasetFile, WorkflowStore } from '../db/store.ts';
+import type { NewDatasetFile, NewStepRun, WorkflowStore } from '../db/store.ts';
 import { VersionConflictError } from '../db/store.ts';
 import type { WorkflowRow } from '../db/schema.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
@@ -86,7 +86,9 @@ export class WorkflowEngine {
 
   constructor(private readonly deps: EngineDeps) {
     this.machine = workflowMachine.provide({ actors: deps.steps });
-    this.writer = new GroupCommitWriter(deps.store);
+    this.writer = new GroupCommitWriter(deps.store, {
+      onRunsLost: (error, count) => deps.logger.warn({ err: error, count }, 'step-run records not stored'),
+    });
     this.instanceId = deps.instanceId ?? randomUUID();
     this.leaseMs = deps.leaseMs ?? 30_000;
     // Renew our leases well before they run out, and adopt workflows whose instance died.
@@ -129,6 +131,11 @@ export class WorkflowEngine {
 
   get writerStats() {
     return this.writer.stats;
+  }
+
+  /** Queues a step-run record into the next group commit. */
+  recordStepRun(run: NewStepRun): void {
+    this.writer.recordStepRun(run);
   }
 
   /** Live workflows per top-level phase, for the active gauge. */

@@ -1,5 +1,5 @@
 import { fromPromise } from 'xstate';
-import type { WorkflowStore } from '../db/store.ts';
+import type { NewStepRun, WorkflowStore } from '../db/store.ts';
 import {
   analyseDependencies,
   analyseSource,
@@ -41,7 +41,12 @@ export interface StepDeps {
   faults?: FaultConfig;
   random?: () => number;
   onAttempt?: (phase: Phase, outcome: StepOutcome, seconds: number) => void;
+  /** Where step-run records go; the engine batches them into its group commit. Default: one insert each. */
+  recordStepRun?: (run: NewStepRun) => void;
 }
+
+/** What the engine's wiring hands to the step actors. */
+export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun'>>;
 
 export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
@@ -274,10 +279,12 @@ export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody>
         if (outcome === 'succeeded') log.info(fields, 'step finished');
         else if (outcome === 'cancelled') log.info(fields, 'step cancelled');
         else log.warn({ ...fields, retryable: isDiscoveryError(error) ? error.retryable : true }, 'step attempt failed');
-        // Best effort: the attempt's record must never turn a success into a failure.
-        await deps.store
-          .recordStepRun({ workflowId: input.workflowId, phase, attempt: input.attempt, startedAt, endedAt, outcome, error: record })
-          .catch((e: unknown) => log.warn({ err: e }, 'step run not recorded'));
+        const run: NewStepRun = { workflowId: input.workflowId, phase, attempt: input.attempt, startedAt, endedAt, outcome, error: record };
+        if (deps.recordStepRun) deps.recordStepRun(run);
+        else {
+          // Best effort: the attempt's record must never turn a success into a failure.
+          await deps.store.recordStepRuns([run]).catch((e: unknown) => log.warn({ err: e }, 'step run not recorded'));
+        }
       }
     });
     return [phase, logic] as const;

@@ -1,4 +1,4 @@
-import { VersionConflictError, type WorkflowChange, type WorkflowStore } from '../db/store.ts';
+import { VersionConflictError, type NewStepRun, type WorkflowChange, type WorkflowStore } from '../db/store.ts';
 
 interface Pending {
   change: WorkflowChange;
@@ -18,13 +18,20 @@ export interface WriterStats {
  */
 export class GroupCommitWriter {
   private queue: Pending[] = [];
+  private runs: NewStepRun[] = [];
   private flushing: Promise<void> | null = null;
   readonly stats: WriterStats = { batches: 0, changes: 0 };
 
   constructor(
     private readonly store: WorkflowStore,
-    private readonly options: { maxBatch?: number; onBatch?: (size: number, seconds: number) => void } = {},
+    private readonly options: { maxBatch?: number; onBatch?: (size: number, seconds: number) => void; onRunsLost?: (error: unknown, count: number) => void } = {},
   ) {}
+
+  /** Queues a step-run record for the next batch; nobody waits for it (it is a record, not a state). */
+  recordStepRun(run: NewStepRun): void {
+    this.runs.push(run);
+    if (!this.flushing) this.flushing = this.drain();
+  }
 
   enqueue(change: WorkflowChange): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.queue.push({ change, resolve, reject }));
@@ -39,19 +46,23 @@ export class GroupCommitWriter {
 
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || this.runs.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 1_000);
-        await this.commit(batch);
+        const runs = this.runs.splice(0);
+        await this.commit(batch, runs);
       }
     } finally {
       this.flushing = null;
     }
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
+  private async commit(batch: Pending[], runs: NewStepRun[]): Promise<void> {
     const started = performance.now();
     try {
-      await this.store.persistChanges(batch.map((p) => p.change));
+      await this.store.persistChanges(
+        batch.map((p) => p.change),
+        runs,
+      );
       this.stats.batches += 1;
       this.stats.changes += batch.length;
       this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
@@ -62,10 +73,11 @@ export class GroupCommitWriter {
         const losers = new Set(error.workflowIds);
         const [lost, kept] = partition(batch, (p) => losers.has(p.change.workflowId));
         for (const p of lost) p.reject(new VersionConflictError([p.change.workflowId]));
-        if (kept.length > 0) await this.commit(kept);
+        await this.commit(kept, runs);
         return;
       }
       for (const p of batch) p.reject(error);
+      if (runs.length > 0) this.options.onRunsLost?.(error, runs.length);
     }
   }
 }

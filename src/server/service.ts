@@ -2,7 +2,7 @@ import type { InspectionEvent } from 'xstate';
 import type { WorkflowStore } from '../db/store.ts';
 import { WorkflowEngine, type EngineDeps } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
-import type { StepOutcome } from '../engine/steps.ts';
+import type { StepHooks } from '../engine/steps.ts';
 import type { StepLogic } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
 import { createApp } from './app.ts';
@@ -14,8 +14,8 @@ export interface WireOptions {
   store: WorkflowStore;
   logger: Logger;
   maxUploadBytes: number;
-  /** Builds the step actors; `onAttempt` feeds the step metrics. */
-  steps: (onAttempt: (phase: Phase, outcome: StepOutcome, seconds: number) => void) => Record<Phase, StepLogic>;
+  /** Builds the step actors; the hooks feed the step metrics and batch step-run records into the group commit. */
+  steps: (hooks: StepHooks) => Record<Phase, StepLogic>;
   inspect?: (event: InspectionEvent) => void;
   onActorAttached?: EngineDeps['onActorAttached'];
   retryPersistAfterMs?: number;
@@ -32,7 +32,11 @@ export function wireService(options: WireOptions) {
   const metrics = new ServiceMetrics(() => engine.livePhases());
   const engine: WorkflowEngine = new WorkflowEngine({
     store: options.store,
-    steps: options.steps((phase, outcome, seconds) => metrics.onAttempt(phase, outcome, seconds)),
+    steps: options.steps({
+      onAttempt: (phase, outcome, seconds) => metrics.onAttempt(phase, outcome, seconds),
+      // The engine exists by the time a step runs.
+      recordStepRun: (run) => engine.recordStepRun(run),
+    }),
     logger: options.logger,
     inspect: options.inspect,
     onActorAttached: options.onActorAttached,

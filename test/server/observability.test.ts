@@ -48,7 +48,7 @@ describe('observability', () => {
       store,
       logger: testLogger(),
       maxUploadBytes: 1 << 20,
-      steps: (onAttempt) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, onAttempt }, all),
+      steps: (hooks) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, ...hooks }, all),
     }));
   };
   const create = async (options: Record<string, unknown> = {}) => {

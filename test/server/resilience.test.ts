@@ -43,7 +43,7 @@ for (const driver of DRIVERS) {
         store,
         logger: testLogger(),
         maxUploadBytes: 1 << 20,
-        steps: (onAttempt) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, faults, random: mulberry32(42), onAttempt }, noopBodies),
+        steps: (hooks) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, faults, random: mulberry32(42), ...hooks }, noopBodies),
       }));
       const ids: string[] = [];
       for (let i = 0; i < 300; i++) {
