@@ -73,7 +73,12 @@ export const artifacts = pgTable(
       .notNull()
       .references(() => workflows.id, { onDelete: 'cascade' }),
     key: text().notNull(),
-    data: jsonb().notNull(),
+    /** Older rows only: artefacts are now stored as JSON text in `body`. */
+    data: jsonb(),
+    /** The artefact as UTF-8 JSON: large ones are cheaper to write and read as bytes than as jsonb. */
+    body: bytea(),
+    /** Bumped by every write, so a process can tell whether its cached copy is still current. */
+    version: integer().notNull().default(1),
     updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.workflowId, t.key] })],

@@ -352,20 +352,52 @@ export class WorkflowStore {
       .orderBy(asc(datasetFiles.idx));
   }
 
-  async putArtifact(workflowId: string, key: string, data: unknown): Promise<void> {
-    await this.db
+  /** Stores an artefact (as JSON bytes) and returns its new version. */
+  /** The workflow's files without their content. */
+  async listFiles(workflowId: string): Promise<{ name: string; format: string | null; sizeBytes: number }[]> {
+    return this.db
+      .select({ name: datasetFiles.name, format: datasetFiles.format, sizeBytes: datasetFiles.sizeBytes })
+      .from(datasetFiles)
+      .where(eq(datasetFiles.workflowId, workflowId))
+      .orderBy(asc(datasetFiles.idx));
+  }
+
+  async putArtifact(workflowId: string, key: string, data: unknown): Promise<number> {
+    const body = new Uint8Array(Buffer.from(JSON.stringify(data)));
+    const [row] = await this.db
       .insert(artifacts)
-      .values({ workflowId, key, data })
-      .onConflictDoUpdate({ target: [artifacts.workflowId, artifacts.key], set: { data, updatedAt: new Date() } });
+      .values({ workflowId, key, body, data: null, version: 1 })
+      .onConflictDoUpdate({
+        target: [artifacts.workflowId, artifacts.key],
+        set: { body, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
+      })
+      .returning({ version: artifacts.version });
+    return row!.version;
   }
 
   async getArtifact<T>(workflowId: string, key: string): Promise<T | null> {
+    return (await this.getArtifactVersioned<T>(workflowId, key))?.value ?? null;
+  }
+
+  async getArtifactVersioned<T>(workflowId: string, key: string): Promise<{ value: T; version: number } | null> {
     const [row] = await this.db
-      .select({ data: artifacts.data })
+      .select({ body: artifacts.body, data: artifacts.data, version: artifacts.version })
       .from(artifacts)
       .where(and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key)))
       .limit(1);
-    return row ? (row.data as T) : null;
+    if (!row) return null;
+    const value = (row.body ? JSON.parse(Buffer.from(row.body).toString('utf8')) : row.data) as T;
+    return { value, version: row.version };
+  }
+
+  /** The artefact's current version without its payload: a cheap check of a cached copy. */
+  async artifactVersion(workflowId: string, key: string): Promise<number | null> {
+    const [row] = await this.db
+      .select({ version: artifacts.version })
+      .from(artifacts)
+      .where(and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key)))
+      .limit(1);
+    return row?.version ?? null;
   }
 
   async recordStepRuns(runs: NewStepRun[]): Promise<void> {

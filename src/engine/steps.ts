@@ -22,6 +22,7 @@ import type {
 import { StepTimeoutError, TransientError, isDiscoveryError, toErrorRecord } from '../machine/errors.ts';
 import type { JsonObject, StepInput, StepLogic, StepOutput } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
+import { ArtifactCache } from './artifacts.ts';
 import type { Logger } from './logger.ts';
 
 export interface FaultConfig {
@@ -54,7 +55,6 @@ type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
 /** Artefact keys: one per phase output, overwritten when a step re-runs. */
 const ARTIFACT = {
-  tables: 'tables',
   analysis: 'source_analysis',
   validation: 'validation',
   mappings: 'field_mappings',
@@ -64,8 +64,8 @@ const ARTIFACT = {
 
 const MAX_SUMMARY_ITEMS = 10;
 
-async function need<T>(store: WorkflowStore, workflowId: string, key: string): Promise<T> {
-  const value = await store.getArtifact<T>(workflowId, key);
+async function need<T>(cache: ArtifactCache, workflowId: string, key: string): Promise<T> {
+  const value = await cache.get<T>(workflowId, key);
   if (value === null) {
     // An earlier phase's output is gone (deleted by hand?): retrying cannot bring it back.
     throw new TransientError(`The stored output "${key}" of an earlier phase is missing for workflow ${workflowId}.`, {
@@ -93,20 +93,27 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** The six steps: each loads its inputs from the store, runs the pure handler and stores its output. */
 export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
   const { store } = deps;
-  return {
-    async data_source_analysis({ workflowId }) {
+  const cache = new ArtifactCache(store);
+  // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
+  // them back from the database, and the files never change.
+  const tablesOf = (workflowId: string) =>
+    cache.tables(workflowId, async () => {
       const files = await store.loadFiles(workflowId);
-      const tables = await parseInputs(
+      return parseInputs(
         files.map((f) => ({ name: f.name, content: f.content, ...(f.format ? { format: f.format as FileFormat } : {}) })),
         { maxBytes: deps.maxUploadBytes },
       );
+    });
+  return {
+    async data_source_analysis({ workflowId }) {
+      const files = await store.listFiles(workflowId);
+      const tables = await tablesOf(workflowId);
       const analysis = analyseSource(tables);
-      await store.putArtifact(workflowId, ARTIFACT.tables, tables);
-      await store.putArtifact(workflowId, ARTIFACT.analysis, analysis);
+      await cache.put(workflowId, ARTIFACT.analysis, analysis);
       return {
         outputs: {
           cmdb_data: json({
-            files: files.map((f) => ({ name: f.name, format: f.format, bytes: f.content.byteLength })),
+            files: files.map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
             tables: tables.map((t) => ({ id: t.id, format: t.format, encoding: t.encoding, rows: t.rows.length, columns: t.columns.length })),
             records: tables.reduce((n, t) => n + t.rows.length, 0),
           }),
@@ -127,10 +134,10 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     },
 
     async data_validation({ workflowId }) {
-      const tables = await need<Table[]>(store, workflowId, ARTIFACT.tables);
-      const analysis = await need<SourceAnalysis>(store, workflowId, ARTIFACT.analysis);
+      const tables = await tablesOf(workflowId);
+      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
       const result = validateRecords(tables, analysis);
-      await store.putArtifact(workflowId, ARTIFACT.validation, result);
+      await cache.put(workflowId, ARTIFACT.validation, result);
       const totals = result.tables.reduce(
         (acc, t) => ({
           records: acc.records + t.records,
@@ -147,10 +154,10 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     },
 
     async field_mapping({ workflowId, overrides }) {
-      const tables = await need<Table[]>(store, workflowId, ARTIFACT.tables);
-      const analysis = await need<SourceAnalysis>(store, workflowId, ARTIFACT.analysis);
+      const tables = await tablesOf(workflowId);
+      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
       const result = mapFields(tables, analysis, overrides as MappingOverrides | undefined);
-      await store.putArtifact(workflowId, ARTIFACT.mappings, result);
+      await cache.put(workflowId, ARTIFACT.mappings, result);
       const mapped = result.mappings.filter((m) => m.target !== 'attributes');
       return {
         outputs: {
@@ -169,22 +176,22 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     },
 
     async asset_classification({ workflowId }) {
-      const tables = await need<Table[]>(store, workflowId, ARTIFACT.tables);
-      const analysis = await need<SourceAnalysis>(store, workflowId, ARTIFACT.analysis);
-      const validation = await need<ValidationOutput>(store, workflowId, ARTIFACT.validation);
-      const mapping = await need<MappingOutput>(store, workflowId, ARTIFACT.mappings);
+      const tables = await tablesOf(workflowId);
+      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
+      const validation = await need<ValidationOutput>(cache, workflowId, ARTIFACT.validation);
+      const mapping = await need<MappingOutput>(cache, workflowId, ARTIFACT.mappings);
       const result = classifyAssets(tables, analysis, mapping.mappings, validation.quarantine);
-      await store.putArtifact(workflowId, ARTIFACT.assets, result);
+      await cache.put(workflowId, ARTIFACT.assets, result);
       return { outputs: { asset_classes: json(result.summary) } };
     },
 
     async dependency_analysis({ workflowId }) {
-      const tables = await need<Table[]>(store, workflowId, ARTIFACT.tables);
-      const analysis = await need<SourceAnalysis>(store, workflowId, ARTIFACT.analysis);
-      const mapping = await need<MappingOutput>(store, workflowId, ARTIFACT.mappings);
-      const classified = await need<ClassificationOutput>(store, workflowId, ARTIFACT.assets);
+      const tables = await tablesOf(workflowId);
+      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
+      const mapping = await need<MappingOutput>(cache, workflowId, ARTIFACT.mappings);
+      const classified = await need<ClassificationOutput>(cache, workflowId, ARTIFACT.assets);
       const result = analyseDependencies(tables, analysis, mapping.mappings, classified.assets);
-      await store.putArtifact(workflowId, ARTIFACT.dependencies, result);
+      await cache.put(workflowId, ARTIFACT.dependencies, result);
       const { applicationGroups, ...summary } = result.summary;
       return {
         outputs: {
@@ -198,8 +205,8 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     },
 
     async database_integration({ workflowId }) {
-      const classified = await need<ClassificationOutput>(store, workflowId, ARTIFACT.assets);
-      const deps = await need<DependencyOutput>(store, workflowId, ARTIFACT.dependencies);
+      const classified = await need<ClassificationOutput>(cache, workflowId, ARTIFACT.assets);
+      const deps = await need<DependencyOutput>(cache, workflowId, ARTIFACT.dependencies);
       const assetCounts = await store.replaceAssets(workflowId, classified.assets.map(assetRow));
       const edgeCounts = await store.replaceDependencies(
         workflowId,

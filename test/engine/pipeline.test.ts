@@ -1,0 +1,86 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import type { WorkflowEngine } from '../../src/engine/engine.ts';
+import { createStepActors, createStepBodies } from '../../src/engine/steps.ts';
+import { analyseDependencies, analyseSource, classifyAssets, mapFields, parseInputs, validateRecords } from '../../src/handlers/index.ts';
+import { wireService } from '../../src/server/service.ts';
+import { cmfIntakeCsv, serviceNowCiCsv, serviceNowRelCsv, utf8 } from '../fixtures/generate.ts';
+import { testDatabase } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+
+describe('the real pipeline through the engine', () => {
+  let store: WorkflowStore;
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await store.truncateAll();
+  });
+
+  it('handlers leave their inputs untouched, so steps may share one parsed copy', async () => {
+    const { csv, cis } = serviceNowCiCsv({ rows: 200, seed: 3 });
+    const files = [
+      { name: 'cmdb_ci.csv', content: utf8(csv) },
+      { name: 'cmdb_rel_ci.csv', content: utf8(serviceNowRelCsv(cis, { seed: 3, unknownEndpoints: 2 })) },
+    ];
+    const tables = await parseInputs(files);
+    const pristine = structuredClone(tables);
+    const analysis = analyseSource(tables);
+    const validation = validateRecords(tables, analysis);
+    const { mappings } = mapFields(tables, analysis);
+    const { assets } = classifyAssets(tables, analysis, mappings, validation.quarantine);
+    analyseDependencies(tables, analysis, mappings, assets);
+    expect(tables).toEqual(pristine);
+  });
+
+  it('runs ServiceNow CIs plus relations to completed, and a second integration run duplicates nothing', async () => {
+    let engine: WorkflowEngine | null = null;
+    try {
+      const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, steps: (hooks) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 24, ...hooks }) });
+      engine = wired.engine;
+      const { csv, cis } = serviceNowCiCsv({ rows: 120, seed: 5 });
+      const created = await engine.create({
+        name: 'snow',
+        files: [
+          { name: 'cmdb_ci.csv', format: 'csv', content: utf8(csv) },
+          { name: 'cmdb_rel_ci.csv', format: 'csv', content: utf8(serviceNowRelCsv(cis, { seed: 5, unknownEndpoints: 3 })) },
+          { name: 'intake.csv', format: 'csv', content: utf8(cmfIntakeCsv()) },
+        ],
+        autoStart: true,
+      });
+      const settle = async () => {
+        for (let i = 0; i < 500; i++) {
+          const row = await store.getWorkflow(created.id);
+          if (row?.status === 'completed' || row?.status === 'failed') return row;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error('did not settle');
+      };
+      expect((await settle()).status).toBe('completed');
+      const view = await engine.get(created.id);
+      const ops = view.context.database_operations as { assets: { inserted: number }; dependencies: { inserted: number } };
+      const assets = await store.listAssets(created.id, { limit: 1000 });
+      const edges = await store.listDependencies(created.id, { limit: 1000 });
+      expect(ops.assets.inserted).toBe(assets.items.length);
+      expect(ops.dependencies.inserted).toBe(edges.items.length);
+      expect(edges.items.length).toBeGreaterThan(0);
+      // A crash and a restore run the integration step again: it changes nothing the second time.
+      const bodies = createStepBodies({ store, logger: testLogger(), maxUploadBytes: 1 << 24 });
+      const rerun = await bodies.database_integration({ workflowId: created.id, phase: 'database_integration', attempt: 2, timeoutMs: 60_000 }, new AbortController().signal);
+      const counts = rerun.outputs.database_operations as { assets: Record<string, number>; dependencies: Record<string, number> };
+      expect(counts.assets).toEqual({ inserted: 0, updated: 0, unchanged: assets.items.length, deleted: 0 });
+      expect(counts.dependencies).toEqual({ inserted: 0, updated: 0, unchanged: edges.items.length, deleted: 0 });
+      expect((await store.listAssets(created.id, { limit: 1000 })).items).toHaveLength(assets.items.length);
+      const runs = await store.listStepRuns(created.id, { limit: 100 });
+      expect(runs.items.map((r) => r.phase)).toEqual([
+        'data_source_analysis',
+        'data_validation',
+        'field_mapping',
+        'asset_classification',
+        'dependency_analysis',
+        'database_integration',
+      ]);
+    } finally {
+      await engine?.stop();
+    }
+  });
+});
