@@ -175,18 +175,19 @@ export class WorkflowStore {
   }
 
   /**
-   * Persists the changes of many workflows in one transaction (group commit). Per workflow the row
-   * gets its latest state, guarded by the version its first change expected; every change adds one
-   * audit row with seq = its new version. Any version mismatch rolls the whole batch back. The step
-   * runs recorded meanwhile ride along in the same transaction.
+   * Persists the changes of many workflows in ONE statement (group commit, one round trip). Per
+   * workflow, the row gets its latest state, guarded by the version its first change expected, and
+   * every change adds one audit row with seq = its new version — both or neither, since the audit
+   * rows are inserted only for the rows the update matched. A workflow whose version no longer
+   * matches (another writer got there first) writes nothing; its id is returned. Step runs recorded
+   * meanwhile ride along.
    */
-  async persistChanges(changes: WorkflowChange[], runs: NewStepRun[] = []): Promise<void> {
+  async persistChanges(changes: WorkflowChange[], runs: NewStepRun[] = []): Promise<{ conflicts: string[] }> {
     if (changes.length === 0) {
-      if (runs.length > 0) await this.recordStepRuns(runs);
-      return;
+      await this.recordStepRuns(runs);
+      return { conflicts: [] };
     }
-    const latest = new Map<string, { first: WorkflowChange; last: WorkflowChange; count: number }>();
-    const audit: NewTransitionRow[] = [];
+    const latest = new Map<string, { first: WorkflowChange; last: WorkflowChange }>();
     for (const change of changes) {
       const entry = latest.get(change.workflowId);
       if (entry) {
@@ -194,33 +195,48 @@ export class WorkflowStore {
           throw new Error(`Changes of workflow ${change.workflowId} are not contiguous (${entry.last.expectedVersion} then ${change.expectedVersion}).`);
         }
         entry.last = change;
-        entry.count += 1;
       } else {
-        latest.set(change.workflowId, { first: change, last: change, count: 1 });
+        latest.set(change.workflowId, { first: change, last: change });
       }
-      audit.push({ ...change.transition, workflowId: change.workflowId, seq: change.expectedVersion + 1, at: change.at });
     }
-    const values = [...latest.values()].map(
+    const rows = [...latest.values()].map(
       ({ first, last }) =>
-        sql`(${last.workflowId}, ${first.expectedVersion}::int, ${last.expectedVersion + 1}::int, ${last.phase}, ${last.status}, ${JSON.stringify(last.snapshot)}::jsonb, ${last.machineVersion}::int, ${last.at.toISOString()}::timestamptz)`,
+        sql`(${last.workflowId}::text, ${first.expectedVersion}::int, ${last.expectedVersion + 1}::int, ${last.phase}::text, ${last.status}::text, ${JSON.stringify(last.snapshot)}::jsonb, ${last.machineVersion}::int, ${last.at.toISOString()}::timestamptz)`,
     );
-    await this.db.transaction(async (tx) => {
-      const updated = rowsOf<{ id: string }>(
-        await tx.execute(sql`
+    const audit = changes.map(
+      (c) =>
+        sql`(${c.workflowId}::text, ${c.expectedVersion + 1}::int, ${c.transition.eventType}::text, ${JSON.stringify(c.transition.event)}::jsonb, ${c.transition.fromPhase ?? null}::text, ${c.transition.toPhase}::text, ${JSON.stringify(c.transition.value)}::jsonb, ${c.transition.status}::text, ${c.at.toISOString()}::timestamptz, ${c.transition.durationMs ?? null}::int, ${c.transition.correlationId ?? null}::text, ${c.transition.actor ?? null}::text)`,
+    );
+    const runInsert =
+      runs.length > 0
+        ? sql`, r as (insert into ${stepRuns} (workflow_id, phase, attempt, started_at, ended_at, duration_ms, outcome, error) values ${sql.join(
+            runs.map(
+              (run) =>
+                sql`(${run.workflowId}, ${run.phase}, ${run.attempt}, ${run.startedAt.toISOString()}::timestamptz, ${run.endedAt.toISOString()}::timestamptz, ${run.endedAt.getTime() - run.startedAt.getTime()}, ${run.outcome}, ${run.error === null ? null : JSON.stringify(run.error)}::jsonb)`,
+            ),
+            sql`, `,
+          )})`
+        : sql``;
+    const updated = rowsOf<{ id: string }>(
+      await this.db.execute(sql`
+        with v(id, expected, version, phase, status, snapshot, machine_version, at) as (values ${sql.join(rows, sql`, `)}),
+        u as (
           update ${workflows} as w set
             phase = v.phase, status = v.status, snapshot = v.snapshot, machine_version = v.machine_version,
             version = v.version, updated_at = v.at
-          from (values ${sql.join(values, sql`, `)}) as v(id, expected, version, phase, status, snapshot, machine_version, at)
+          from v
           where w.id = v.id and w.version = v.expected
-          returning w.id`),
-      );
-      if (updated.length !== latest.size) {
-        const ok = new Set(updated.map((r) => r.id));
-        throw new VersionConflictError([...latest.keys()].filter((id) => !ok.has(id)));
-      }
-      await tx.insert(workflowTransitions).values(audit);
-      if (runs.length > 0) await tx.insert(stepRuns).values(runs.map(stepRunRow));
-    });
+          returning w.id
+        ),
+        a as (
+          insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
+          select * from (values ${sql.join(audit, sql`, `)}) as t(workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
+          where t.workflow_id in (select id from u)
+        )${runInsert}
+        select id from u`),
+    );
+    const ok = new Set(updated.map((r) => r.id));
+    return { conflicts: [...latest.keys()].filter((id) => !ok.has(id)) };
   }
 
   async getWorkflow(id: string): Promise<WorkflowRow | null> {

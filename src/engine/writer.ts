@@ -48,7 +48,7 @@ export class GroupCommitWriter {
     try {
       while (this.queue.length > 0 || this.runs.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 1_000);
-        const runs = this.runs.splice(0);
+        const runs = this.runs.splice(0, 2_000);
         await this.commit(batch, runs);
       }
     } finally {
@@ -59,32 +59,22 @@ export class GroupCommitWriter {
   private async commit(batch: Pending[], runs: NewStepRun[]): Promise<void> {
     const started = performance.now();
     try {
-      await this.store.persistChanges(
+      const { conflicts } = await this.store.persistChanges(
         batch.map((p) => p.change),
         runs,
       );
       this.stats.batches += 1;
       this.stats.changes += batch.length;
       this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
-      for (const p of batch) p.resolve();
-    } catch (error) {
-      if (error instanceof VersionConflictError && batch.length > 1) {
-        // Only the conflicting workflows lose; commit the others without them.
-        const losers = new Set(error.workflowIds);
-        const [lost, kept] = partition(batch, (p) => losers.has(p.change.workflowId));
-        for (const p of lost) p.reject(new VersionConflictError([p.change.workflowId]));
-        await this.commit(kept, runs);
-        return;
+      // Only the workflows another writer changed first lose; the rest of the batch is committed.
+      const losers = new Set(conflicts);
+      for (const p of batch) {
+        if (losers.has(p.change.workflowId)) p.reject(new VersionConflictError([p.change.workflowId]));
+        else p.resolve();
       }
+    } catch (error) {
       for (const p of batch) p.reject(error);
       if (runs.length > 0) this.options.onRunsLost?.(error, runs.length);
     }
   }
-}
-
-function partition<T>(items: T[], predicate: (item: T) => boolean): [T[], T[]] {
-  const yes: T[] = [];
-  const no: T[] = [];
-  for (const item of items) (predicate(item) ? yes : no).push(item);
-  return [yes, no];
 }

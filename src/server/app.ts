@@ -17,6 +17,7 @@ import { ApiError, errorResponse, invalidRequest } from './errors.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
 import { machineRoutes } from './routes/machine.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import type { ChangeHub } from './stream.ts';
@@ -105,6 +106,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }),
     );
   }
+
+  // The console's page and code are public (before the API-key check); its API calls carry the key.
+  app.route('/', uiRoutes());
 
   // Base64 inflates uploads by a third; leave room for the JSON around them.
   const maxBody = Math.ceil(deps.maxUploadBytes * 1.4) + 1024 * 1024;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { InvalidCursorError, VersionConflictError, type WorkflowChange, type WorkflowStore } from '../../src/db/store.ts';
+import { InvalidCursorError, type WorkflowChange, type WorkflowStore } from '../../src/db/store.ts';
 import { GroupCommitWriter } from '../../src/engine/writer.ts';
 import { DRIVERS, testDatabase } from '../support/db.ts';
 
@@ -55,13 +55,29 @@ for (const driver of DRIVERS) {
       expect((await store.getHistory(id, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
     });
 
-    it('rejects a stale version and writes nothing of the batch', async () => {
+    it('writes nothing for a workflow whose version is stale, and commits the others of the batch', async () => {
       const a = await seedWorkflow(store);
       const b = await seedWorkflow(store);
       await store.persistChanges([change(a, 1)]);
-      await expect(store.persistChanges([change(b, 1), change(a, 1)])).rejects.toBeInstanceOf(VersionConflictError);
-      expect((await store.getWorkflow(b))!.version).toBe(1);
+      expect(await store.persistChanges([change(b, 1), change(a, 1), change(a, 2)])).toEqual({ conflicts: [a] });
+      expect((await store.getWorkflow(b))!.version).toBe(2);
+      expect((await store.getWorkflow(a))!.version).toBe(2);
       expect((await store.getHistory(a, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2]);
+      expect((await store.getHistory(b, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2]);
+    });
+
+    it('stores step runs in the same statement as the changes', async () => {
+      const a = await seedWorkflow(store);
+      const at = new Date();
+      const run = { workflowId: a, phase: 'data_source_analysis', attempt: 1, startedAt: at, endedAt: new Date(at.getTime() + 5), outcome: 'succeeded' as const, error: null };
+      await store.persistChanges([change(a, 1)], [run, { ...run, attempt: 2, outcome: 'failed', error: { code: 'X' } }]);
+      await store.persistChanges([], [{ ...run, attempt: 3 }]);
+      const runs = (await store.listStepRuns(a, { limit: 10 })).items;
+      expect(runs.map((r) => [r.attempt, r.outcome, r.durationMs, r.error])).toEqual([
+        [1, 'succeeded', 5, null],
+        [2, 'failed', 5, { code: 'X' }],
+        [3, 'succeeded', 5, null],
+      ]);
     });
 
     it('group commit: the conflicting workflow loses, the others in the batch commit', async () => {
