@@ -163,15 +163,31 @@ export class WorkflowStore {
 
   /** Inserts a workflow with its first audit row and its files, atomically. */
   async createWorkflow(row: NewWorkflowRow, transition: NewTransitionRow, files: NewDatasetFile[]): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.insert(workflows).values(row);
-      await tx.insert(workflowTransitions).values(transition);
-      if (files.length > 0) {
-        await tx.insert(datasetFiles).values(
-          files.map((f, idx) => ({ workflowId: row.id, idx, name: f.name, format: f.format, sizeBytes: f.content.byteLength, content: f.content })),
-        );
-      }
-    });
+    // One statement, so one round trip and atomic without BEGIN/COMMIT; the foreign keys are
+    // checked at its end, when the workflow row exists.
+    const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
+    const fileInsert =
+      files.length > 0
+        ? sql`, f as (insert into ${datasetFiles} (workflow_id, idx, name, format, size_bytes, content) values ${sql.join(
+            files.map((f, idx) => sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, ${f.content})`),
+            sql`, `,
+          )})`
+        : sql``;
+    await this.db.execute(sql`
+      with w as (
+        insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, owner, lease_until, created_at, updated_at)
+        values (${row.id}, ${row.name}, ${row.phase}, ${row.status}, ${JSON.stringify(row.snapshot)}::jsonb, ${row.machineVersion}, ${row.version},
+          ${row.correlationId ?? null}, ${row.owner ?? null}, ${row.leaseUntil ? row.leaseUntil.toISOString() : null}::timestamptz,
+          ${at(row.createdAt)}::timestamptz, ${at(row.updatedAt)}::timestamptz)
+        returning id
+      ),
+      a as (
+        insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
+        values (${transition.workflowId}, ${transition.seq}, ${transition.eventType}, ${JSON.stringify(transition.event)}::jsonb, ${transition.fromPhase ?? null},
+          ${transition.toPhase}, ${JSON.stringify(transition.value)}::jsonb, ${transition.status}, ${at(transition.at)}::timestamptz,
+          ${transition.durationMs ?? null}::int, ${transition.correlationId ?? null}, ${transition.actor ?? null})
+      )${fileInsert}
+      select id from w`);
   }
 
   /**

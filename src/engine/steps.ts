@@ -262,7 +262,7 @@ export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody>
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason as unknown));
       });
       aborted.catch(() => {});
-      log.info({}, 'step started');
+      log.debug({}, 'step started');
       let outcome: StepOutcome = 'succeeded';
       let error: unknown = null;
       try {
