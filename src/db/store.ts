@@ -239,7 +239,10 @@ export class WorkflowStore {
         u as (
           update ${workflows} as w set
             phase = v.phase, status = v.status, snapshot = v.snapshot, machine_version = v.machine_version,
-            version = v.version, updated_at = v.at
+            version = v.version, updated_at = v.at,
+            -- a finished workflow needs no holder: any instance may take its RETRY at once
+            owner = case when v.status in ('completed', 'failed') then null else w.owner end,
+            lease_until = case when v.status in ('completed', 'failed') then null else w.lease_until end
           from v
           where w.id = v.id and w.version = v.expected
           returning w.id

@@ -455,9 +455,6 @@ export class WorkflowEngine {
     live.stopped = true;
     live.actor.stop();
     if (this.live.get(live.id) === live) this.live.delete(live.id);
-    if (!resume && !this.stopping) {
-      void this.deps.store.releaseLeases(this.instanceId, [live.id]).catch(() => {});
-    }
     if (!resume || this.stopping) return;
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
