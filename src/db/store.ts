@@ -215,27 +215,48 @@ export class WorkflowStore {
         latest.set(change.workflowId, { first: change, last: change });
       }
     }
-    const rows = [...latest.values()].map(
-      ({ first, last }) =>
-        sql`(${last.workflowId}::text, ${first.expectedVersion}::int, ${last.expectedVersion + 1}::int, ${last.phase}::text, ${last.status}::text, ${JSON.stringify(last.snapshot)}::jsonb, ${last.machineVersion}::int, ${last.at.toISOString()}::timestamptz)`,
-    );
-    const audit = changes.map(
-      (c) =>
-        sql`(${c.workflowId}::text, ${c.expectedVersion + 1}::int, ${c.transition.eventType}::text, ${JSON.stringify(c.transition.event)}::jsonb, ${c.transition.fromPhase ?? null}::text, ${c.transition.toPhase}::text, ${JSON.stringify(c.transition.value)}::jsonb, ${c.transition.status}::text, ${c.at.toISOString()}::timestamptz, ${c.transition.durationMs ?? null}::int, ${c.transition.correlationId ?? null}::text, ${c.transition.actor ?? null}::text)`,
-    );
-    const runInsert =
-      runs.length > 0
-        ? sql`, r as (insert into ${stepRuns} (workflow_id, phase, attempt, started_at, ended_at, duration_ms, outcome, error) values ${sql.join(
-            runs.map(
-              (run) =>
-                sql`(${run.workflowId}, ${run.phase}, ${run.attempt}, ${run.startedAt.toISOString()}::timestamptz, ${run.endedAt.toISOString()}::timestamptz, ${run.endedAt.getTime() - run.startedAt.getTime()}, ${run.outcome}, ${run.error === null ? null : JSON.stringify(run.error)}::jsonb)`,
-            ),
-            sql`, `,
-          )})`
-        : sql``;
+    // Three JSON parameters instead of thousands of scalar ones: the statement text never changes,
+    // so PostgreSQL parses it cheaply, and the rows are unpacked server-side by jsonb_to_recordset.
+    const rows = [...latest.values()].map(({ first, last }) => ({
+      id: last.workflowId,
+      expected: first.expectedVersion,
+      version: last.expectedVersion + 1,
+      phase: last.phase,
+      status: last.status,
+      snapshot: last.snapshot,
+      machine_version: last.machineVersion,
+      at: last.at.toISOString(),
+    }));
+    const audit = changes.map((c) => ({
+      workflow_id: c.workflowId,
+      seq: c.expectedVersion + 1,
+      event_type: c.transition.eventType,
+      event: c.transition.event,
+      from_phase: c.transition.fromPhase ?? null,
+      to_phase: c.transition.toPhase,
+      value: c.transition.value,
+      status: c.transition.status,
+      at: c.at.toISOString(),
+      duration_ms: c.transition.durationMs ?? null,
+      correlation_id: c.transition.correlationId ?? null,
+      actor: c.transition.actor ?? null,
+    }));
+    const runRows = runs.map((run) => ({
+      workflow_id: run.workflowId,
+      phase: run.phase,
+      attempt: run.attempt,
+      started_at: run.startedAt.toISOString(),
+      ended_at: run.endedAt.toISOString(),
+      duration_ms: run.endedAt.getTime() - run.startedAt.getTime(),
+      outcome: run.outcome,
+      error: run.error,
+    }));
     const updated = rowsOf<{ id: string }>(
       await this.db.execute(sql`
-        with v(id, expected, version, phase, status, snapshot, machine_version, at) as (values ${sql.join(rows, sql`, `)}),
+        with v as (
+          select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+            as v(id text, expected int, version int, phase text, status text, snapshot jsonb, machine_version int, at timestamptz)
+        ),
         u as (
           update ${workflows} as w set
             phase = v.phase, status = v.status, snapshot = v.snapshot, machine_version = v.machine_version,
@@ -249,9 +270,17 @@ export class WorkflowStore {
         ),
         a as (
           insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
-          select * from (values ${sql.join(audit, sql`, `)}) as t(workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
+          select t.workflow_id, t.seq, t.event_type, t.event, t.from_phase, t.to_phase, t.value, t.status, t.at, t.duration_ms, t.correlation_id, t.actor
+          from jsonb_to_recordset(${JSON.stringify(audit)}::jsonb)
+            as t(workflow_id text, seq int, event_type text, event jsonb, from_phase text, to_phase text, value jsonb, status text, at timestamptz, duration_ms int, correlation_id text, actor text)
           where t.workflow_id in (select id from u)
-        )${runInsert}
+        ),
+        r as (
+          insert into ${stepRuns} (workflow_id, phase, attempt, started_at, ended_at, duration_ms, outcome, error)
+          select r.workflow_id, r.phase, r.attempt, r.started_at, r.ended_at, r.duration_ms, r.outcome, r.error
+          from jsonb_to_recordset(${JSON.stringify(runRows)}::jsonb)
+            as r(workflow_id text, phase text, attempt int, started_at timestamptz, ended_at timestamptz, duration_ms int, outcome text, error jsonb)
+        )
         select id from u`),
     );
     const ok = new Set(updated.map((r) => r.id));
