@@ -11,37 +11,28 @@ export interface WriterStats {
   changes: number;
 }
 
-/**
- * Group commit: one writer drains the changes of all workflows into a single transaction.
- * Changes of one workflow stay in order because only one flush runs at a time. A caller that
- * must not tell the outside world about a change before it is durable awaits `enqueue`.
- */
-export class GroupCommitWriter {
-  private queue: Pending[] = [];
-  private runs: NewStepRun[] = [];
-  private flushing: Promise<void> | null = null;
-  readonly stats: WriterStats = { batches: 0, changes: 0 };
+export interface WriterOptions {
+  /** Independent writers; a workflow always goes to the same one. */
+  lanes?: number;
+  maxBatch?: number;
+  onBatch?: (size: number, seconds: number) => void;
+  onRunsLost?: (error: unknown, count: number) => void;
+}
+
+/** One serial writer: drains whatever is queued into one statement, then the next. */
+class Lane {
+  queue: Pending[] = [];
+  runs: NewStepRun[] = [];
+  flushing: Promise<void> | null = null;
 
   constructor(
     private readonly store: WorkflowStore,
-    private readonly options: { maxBatch?: number; onBatch?: (size: number, seconds: number) => void; onRunsLost?: (error: unknown, count: number) => void } = {},
+    private readonly options: WriterOptions,
+    private readonly stats: WriterStats,
   ) {}
 
-  /** Queues a step-run record for the next batch; nobody waits for it (it is a record, not a state). */
-  recordStepRun(run: NewStepRun): void {
-    this.runs.push(run);
+  kick(): void {
     if (!this.flushing) this.flushing = this.drain();
-  }
-
-  enqueue(change: WorkflowChange): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => this.queue.push({ change, resolve, reject }));
-    if (!this.flushing) this.flushing = this.drain();
-    return done;
-  }
-
-  /** Resolves once everything enqueued so far is committed or rejected. */
-  async idle(): Promise<void> {
-    while (this.flushing) await this.flushing;
   }
 
   private async drain(): Promise<void> {
@@ -75,6 +66,50 @@ export class GroupCommitWriter {
     } catch (error) {
       for (const p of batch) p.reject(error);
       if (runs.length > 0) this.options.onRunsLost?.(error, runs.length);
+    }
+  }
+}
+
+/**
+ * Group commit: pending changes of many workflows go to the database together, one statement per
+ * batch. A workflow always uses the same lane and a lane runs one batch at a time, so each
+ * workflow's changes stay in order; separate lanes let the database work on two batches at once.
+ * A caller that must not tell the outside world about a change before it is durable awaits `enqueue`.
+ */
+export class GroupCommitWriter {
+  private readonly lanes: Lane[];
+  readonly stats: WriterStats = { batches: 0, changes: 0 };
+
+  constructor(store: WorkflowStore, options: WriterOptions = {}) {
+    this.lanes = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => new Lane(store, options, this.stats));
+  }
+
+  private laneOf(workflowId: string): Lane {
+    let hash = 0;
+    for (let i = 0; i < workflowId.length; i++) hash = (hash * 31 + workflowId.charCodeAt(i)) | 0;
+    return this.lanes[Math.abs(hash) % this.lanes.length]!;
+  }
+
+  /** Queues a step-run record for the next batch; nobody waits for it (it is a record, not a state). */
+  recordStepRun(run: NewStepRun): void {
+    const lane = this.laneOf(run.workflowId);
+    lane.runs.push(run);
+    lane.kick();
+  }
+
+  enqueue(change: WorkflowChange): Promise<void> {
+    const lane = this.laneOf(change.workflowId);
+    const done = new Promise<void>((resolve, reject) => lane.queue.push({ change, resolve, reject }));
+    lane.kick();
+    return done;
+  }
+
+  /** Resolves once everything enqueued so far is committed or rejected. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = this.lanes.map((l) => l.flushing).filter((f): f is Promise<void> => f !== null);
+      if (busy.length === 0) return;
+      await Promise.all(busy);
     }
   }
 }
