@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, isNull, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from './client.ts';
 import {
@@ -261,9 +261,9 @@ export class WorkflowStore {
           update ${workflows} as w set
             phase = v.phase, status = v.status, snapshot = v.snapshot, machine_version = v.machine_version,
             version = v.version, updated_at = v.at,
-            -- a finished workflow needs no holder: any instance may take its RETRY at once
-            owner = case when v.status in ('completed', 'failed') then null else w.owner end,
-            lease_until = case when v.status in ('completed', 'failed') then null else w.lease_until end
+            -- a completed workflow needs no holder any more
+            owner = case when v.status = 'completed' then null else w.owner end,
+            lease_until = case when v.status = 'completed' then null else w.lease_until end
           from v
           where w.id = v.id and w.version = v.expected
           returning w.id
@@ -325,12 +325,12 @@ export class WorkflowStore {
       .returning();
   }
 
-  /** Claims one workflow for `owner`; null when it does not exist or another live instance holds it. */
+  /** Claims one workflow for `owner`; null when it does not exist, is completed, or another live instance holds it. */
   async claim(id: string, owner: string, leaseMs: number): Promise<WorkflowRow | null> {
     const [row] = await this.db
       .update(workflows)
       .set({ owner, leaseUntil: sql`now() + ${leaseMs} * interval '1 millisecond'` })
-      .where(and(eq(workflows.id, id), claimable(owner)))
+      .where(and(eq(workflows.id, id), ne(workflows.status, 'completed'), claimable(owner)))
       .returning();
     return row ?? null;
   }

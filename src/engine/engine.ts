@@ -30,6 +30,8 @@ export interface EngineDeps {
   instanceId?: string;
   /** How long a claim on a workflow holds without renewal. */
   leaseMs?: number;
+  /** A failed workflow untouched this long is dropped from memory (it stays in the database). */
+  idleFailedMs?: number;
   /** Snapshot migrations by source version (default: src/machine/migrations.ts). */
   migrations?: Readonly<Record<number, SnapshotMigration>>;
 }
@@ -95,10 +97,19 @@ export class WorkflowEngine {
     let beats = 0;
     this.heartbeat = setInterval(() => {
       beats += 1;
+      this.evictIdleFailed();
       void this.renewLeases();
       if (beats % 3 === 0) void this.adoptOrphans();
     }, Math.max(50, Math.floor(this.leaseMs / 3)));
     this.heartbeat.unref();
+  }
+
+  private evictIdleFailed(): void {
+    const cutoff = Date.now() - (this.deps.idleFailedMs ?? 10 * 60_000);
+    const idle = [...this.live.values()].filter((l) => l.phase === 'failed' && l.changedAt < cutoff);
+    if (idle.length === 0) return;
+    for (const live of idle) this.evict(live, false);
+    void this.deps.store.releaseLeases(this.instanceId, idle.map((l) => l.id)).catch(() => {});
   }
 
   private async renewLeases(): Promise<void> {
@@ -282,15 +293,14 @@ export class WorkflowEngine {
     let loading = this.loading.get(id);
     if (!loading) {
       loading = (async () => {
+        // Claim first: the claim returns the row, so the usual case costs one round trip.
+        const claimed = await this.deps.store.claim(id, this.instanceId, this.leaseMs);
+        if (claimed) return this.live.get(id) ?? this.restore(claimed);
         const row = await this.deps.store.getWorkflow(id);
         if (!row) throw new WorkflowNotFoundError(id);
         // A completed workflow takes no event: answer without bringing it to life.
         if (row.status === 'completed') throw new EventNotAcceptedError(eventType, 'completed', 'completed', []);
-        const again = this.live.get(id);
-        if (again) return again;
-        const claimed = await this.deps.store.claim(id, this.instanceId, this.leaseMs);
-        if (!claimed) throw new WorkflowBusyError(id, row.owner, row.leaseUntil);
-        return this.live.get(id) ?? this.restore(claimed);
+        throw new WorkflowBusyError(id, row.owner, row.leaseUntil);
       })().finally(() => this.loading.delete(id));
       this.loading.set(id, loading);
     }
@@ -421,7 +431,9 @@ export class WorkflowEngine {
           }),
           { eventType: event.type, fromPhase: from, toPhase: to, status },
         );
-        if (TERMINAL.includes(status) && live.version === expectedVersion + 1) this.evict(live, false);
+        // A completed workflow takes no more events; a failed one stays live for a while, since a
+        // RETRY usually follows soon (the heartbeat evicts it once idle).
+        if (status === 'completed' && live.version === expectedVersion + 1) this.evict(live, false);
       },
       (error: unknown) => {
         const conflict = error instanceof VersionConflictError;

@@ -29,7 +29,7 @@ for (const driver of DRIVERS) {
     const engines: WorkflowEngine[] = [];
 
     const engineWith = (steps: Partial<Record<Phase, StepBehaviour>> = {}, onCommitted?: (v: WorkflowView) => void) => {
-      const engine = new WorkflowEngine({ store, steps: fakeSteps(steps), logger: testLogger(), onCommitted, retryPersistAfterMs: 50 });
+      const engine = new WorkflowEngine({ store, steps: fakeSteps(steps), logger: testLogger(), onCommitted, retryPersistAfterMs: 50, leaseMs: 300, idleFailedMs: 200 });
       engines.push(engine);
       return engine;
     };
@@ -132,6 +132,8 @@ for (const driver of DRIVERS) {
       const created = await engine.create({ name: 'retry', files: [file], autoStart: true });
       const failed = await finished(created.id);
       expect(failed).toMatchObject({ status: 'failed', phase: 'failed' });
+      // Kept live a while for a quick RETRY, then dropped from memory once idle.
+      expect(engine.liveCount).toBe(1);
       await until(async () => engine.liveCount, (n) => n === 0);
       broken = false;
       const resumed = await engine.send(created.id, { type: 'RETRY' });
