@@ -9,14 +9,14 @@ export function phaseStates(view, phases) {
     if (flag) return 'done';
     if (view.phase === phase) return view.status === 'awaiting_review' ? 'review' : view.status === 'backoff' ? 'backoff' : 'current';
     if (failedPhase === phase || (failedPhase === 'pending' && phase === phases[0])) return 'failed';
-    return 'todo';
+    return 'upcoming';
   });
 }
 
 export function Progress({ view, phases }) {
   const states = phaseStates(view, phases);
   const done = states.filter((s) => s === 'done').length;
-  const now = phases[states.findIndex((s) => s !== 'done' && s !== 'todo')];
+  const now = phases[states.findIndex((s) => s !== 'done' && s !== 'upcoming')];
   const text = `${done} of ${phases.length} phases complete${now ? `; ${label(now)}: ${states[phases.indexOf(now)]}` : ''}`;
   return html`<div class="progress" role="img" aria-label=${text} title=${text}>
     ${phases.map((phase, i) => html`<span class=${`seg seg-${states[i]}`} data-phase=${phase}></span>`)}
