@@ -1,7 +1,7 @@
 import { columnsByTarget } from './map-fields.ts';
 import { normaliseColumn } from './synonyms.ts';
-import type { Asset, DependencyEdge, DependencyNode, DependencyOutput, EdgeOrigin, FieldMapping, MappingTarget, Row, SourceAnalysis, Table } from './types.ts';
-import { bareIp, identityKey, isFqdn, isIp, isPublicIp, meaningful, parseNumber, slug } from './values.ts';
+import type { Asset, DependencyEdge, DependencyNode, DependencyOutput, EdgeOrigin, FieldMapping, MappingTarget, Row, SourceAnalysis, Table, TableRole } from './types.ts';
+import { bareIp, FirstSeen, identityKey, isFqdn, isIp, isPublicIp, meaningful, memoise, parseNumber, slug } from './values.ts';
 
 const MAX_GROUPS = 100;
 const MAX_GROUP_MEMBERS = 50;
@@ -55,75 +55,192 @@ export function normaliseRelationType(text: string | null): { type: string; reve
   return RELATION_VERBS[parent] ?? { type: slug(parent) || 'related_to', reverse: false };
 }
 
+/**
+ * Nodes are numbered in insertion order; indexes, aliases and edge endpoints hold those numbers, so the
+ * graph algorithms at the end run on typed arrays rather than on maps keyed by strings.
+ */
 class Graph {
-  readonly nodes = new Map<string, DependencyNode>();
-  readonly edges = new Map<string, DependencyEdge>();
-  private readonly index = new Map<string, string>();
-  private readonly aliases = new Map<string, string>();
+  /** Node keys and nodes by node id. */
+  readonly keys: string[] = [];
+  readonly nodes: DependencyNode[] = [];
+  /** Node id of every asset, by position in the assets array. */
+  readonly assetIds: number[] = [];
+  /** Edges in order of first observation. */
+  readonly edges: DependencyEdge[] = [];
+  /** Source and target node ids of each edge, by position in `edges`. */
+  readonly edgeSources: number[] = [];
+  readonly edgeTargets: number[] = [];
+  private readonly ids = new FirstSeen<number>();
+  /**
+   * Edges are told apart by their edge_key string. While no node key contains "|", that string is
+   * equivalent to (origin, source id, target id, type, port), so edges are found through an
+   * open-addressing table of edge positions hashed by the two node ids: no string is built or hashed per observation.
+   */
+  private slots = new Int32Array(1024).fill(-1);
+  /** Edges by edge_key, used instead of `slots` once a node key contains "|". */
+  private byKey: Map<string, DependencyEdge> | null = null;
+  private pipeInKeys = false;
+  private readonly index = new Map<string, number>();
+  private readonly aliases = new Map<string, number>();
 
-  constructor(assets: Asset[]) {
+  /** `wanted` holds every key lookup() may be asked for (see queryKeys); only those are indexed. */
+  constructor(
+    assets: Asset[],
+    private readonly wanted: Set<string>,
+  ) {
     for (const asset of assets) {
-      this.nodes.set(asset.asset_key, { key: asset.asset_key, label: asset.name ?? asset.hostname ?? asset.fqdn ?? asset.ip_addresses[0] ?? asset.asset_key, resolved: true, kind: 'asset' });
+      this.assetIds.push(this.setNode(asset.asset_key, { key: asset.asset_key, label: asset.name ?? asset.hostname ?? asset.fqdn ?? asset.ip_addresses[0] ?? asset.asset_key, resolved: true, kind: 'asset' }));
     }
-    // Stronger identities first, so a name shared with another asset's key never wins.
-    const passes: ((asset: Asset) => (string | null)[])[] = [
-      (asset) => [asset.asset_key, asset.source_key],
-      (asset) => [asset.fqdn],
-      (asset) => [asset.hostname, asset.name],
-      (asset) => [asset.fqdn?.split('.')[0] ?? null, asset.hostname?.split('.')[0] ?? null],
-      (asset) => asset.ip_addresses,
-    ];
-    for (const pass of passes) {
-      for (const asset of assets) {
-        for (const value of pass(asset)) {
-          if (value === null) continue;
-          const key = isIp(value) ? bareIp(value) : identityKey(value);
-          if (key !== '' && !this.index.has(key)) this.index.set(key, asset.asset_key);
-        }
-      }
+    // Stronger identities first, so a name shared with another asset's key never wins. The first
+    // registration of a key wins: registering everything in reverse order with set() (the last write
+    // wins) builds the same index with one hash operation per value instead of has() then set().
+    const ids = this.assetIds;
+    for (let index = assets.length - 1; index >= 0; index--) {
+      const addresses = assets[index].ip_addresses;
+      for (let address = addresses.length - 1; address >= 0; address--) this.register(addresses[address], ids[index]);
+    }
+    for (let index = assets.length - 1; index >= 0; index--) {
+      const asset = assets[index];
+      this.register(asset.hostname === null ? null : firstLabel(asset.hostname), ids[index]);
+      this.register(asset.fqdn === null ? null : firstLabel(asset.fqdn), ids[index]);
+    }
+    for (let index = assets.length - 1; index >= 0; index--) {
+      this.register(assets[index].name, ids[index]);
+      this.register(assets[index].hostname, ids[index]);
+    }
+    for (let index = assets.length - 1; index >= 0; index--) this.register(assets[index].fqdn, ids[index]);
+    for (let index = assets.length - 1; index >= 0; index--) {
+      this.register(assets[index].source_key, ids[index]);
+      this.register(assets[index].asset_key, ids[index]);
     }
   }
 
-  private lookup(value: string): string | undefined {
+  /** Adds a node, or replaces the node of an existing key in place (as Map.set would). */
+  private setNode(key: string, node: DependencyNode): number {
+    const id = this.keys.length;
+    const existing = this.ids.claim(key, id);
+    if (existing !== undefined) {
+      this.nodes[existing] = node;
+      return existing;
+    }
+    if (!this.pipeInKeys && key.includes('|')) this.pipeInKeys = true;
+    this.keys.push(key);
+    this.nodes.push(node);
+    return id;
+  }
+
+  private register(value: string | null, id: number): void {
+    if (value === null) return;
+    const key = isIp(value) ? bareIp(value) : identityKey(value);
+    // Indexing only the keys that will be looked up keeps the map small; 100k assets register ~5 keys each.
+    if (key !== '' && this.wanted.has(key)) this.index.set(key, id);
+  }
+
+  // Keep in step with queryKeys(), which must list every key asked for here.
+  private lookup(value: string): number | undefined {
     if (isIp(value)) return this.index.get(bareIp(value));
     const key = identityKey(value);
-    return this.index.get(key) ?? (isFqdn(value) ? this.index.get(key.split('.')[0]) : undefined);
+    return this.index.get(key) ?? (isFqdn(value) ? this.index.get(firstLabel(key)) : undefined);
   }
 
   /** The node for an endpoint seen as names and/or addresses; unknown endpoints become external or orphan nodes. */
-  endpoint(names: string[], ips: string[]): string {
-    for (const value of [...names, ...ips]) {
+  endpoint(names: string[], ips: string[]): number {
+    for (const value of names) {
       const found = this.lookup(value);
       if (found !== undefined) return found;
     }
-    const aliases = [...names.map(identityKey), ...ips.map(bareIp)].filter((alias) => alias !== '');
-    let key = aliases.map((alias) => this.aliases.get(alias)).find((found) => found !== undefined);
-    const known = key === undefined ? undefined : this.nodes.get(key);
+    for (const value of ips) {
+      const found = this.lookup(value);
+      if (found !== undefined) return found;
+    }
+    const aliases: string[] = [];
+    for (const name of names) {
+      const alias = identityKey(name);
+      if (alias !== '') aliases.push(alias);
+    }
+    for (const ip of ips) {
+      const alias = bareIp(ip);
+      if (alias !== '') aliases.push(alias);
+    }
+    let id: number | undefined;
+    for (const alias of aliases) {
+      id = this.aliases.get(alias);
+      if (id !== undefined) break;
+    }
+    const known = id === undefined ? undefined : this.nodes[id];
     // A node first seen by address takes the host name once a later row tells it.
     if (known && names.length > 0 && isIp(known.label)) known.label = names[0];
-    if (key === undefined) {
+    if (id === undefined) {
       const label = names[0] ?? ips[0];
-      key = `external:${aliases[0]}`;
+      const key = `external:${aliases[0]}`;
       // Provider circuits and public addresses lie outside the estate; a bare unknown name is an inventory gap.
       const external = ips.some(isPublicIp) || names.some((name) => isFqdn(name) || isPublicIp(name) || name.startsWith('circuit:'));
-      this.nodes.set(key, { key, label, resolved: false, kind: external ? 'external' : 'orphan' });
+      id = this.setNode(key, { key, label, resolved: false, kind: external ? 'external' : 'orphan' });
     }
     // Later rows may name the same endpoint only by address (or only by name).
-    for (const alias of aliases) if (!this.aliases.has(alias)) this.aliases.set(alias, key);
-    return key;
+    for (const alias of aliases) if (this.aliases.get(alias) === undefined) this.aliases.set(alias, id);
+    return id;
   }
 
-  edge(origin: EdgeOrigin, source: string, target: string, type: string, port: number | null = null, process: string | null = null): void {
-    if (source === target) return;
-    const edgeKey = `${origin}|${source}|${target}|${type}|${port ?? ''}`;
-    const existing = this.edges.get(edgeKey);
+  edge(origin: EdgeOrigin, sourceId: number, targetId: number, type: string, port: number | null = null, process: string | null = null): void {
+    if (sourceId === targetId) return;
+    const existing = this.findEdge(origin, sourceId, targetId, type, port);
     if (existing) {
       existing.count++;
       if (existing.process === null && process !== null) existing.process = process;
       return;
     }
-    this.edges.set(edgeKey, { edge_key: edgeKey, source_key: source, target_key: target, type, origin, port, process, count: 1 });
+    const source = this.keys[sourceId];
+    const target = this.keys[targetId];
+    const edgeKey = `${origin}|${source}|${target}|${type}|${port ?? ''}`;
+    const edge: DependencyEdge = { edge_key: edgeKey, source_key: source, target_key: target, type, origin, port, process, count: 1 };
+    this.edges.push(edge);
+    this.edgeSources.push(sourceId);
+    this.edgeTargets.push(targetId);
+    if (this.byKey !== null) this.byKey.set(edgeKey, edge);
+    else this.addSlot(this.edges.length - 1);
   }
+
+  private slotOf(sourceId: number, targetId: number): number {
+    return (Math.imul(sourceId, 0x9e3779b1) ^ Math.imul(targetId, 0x85ebca6b)) & (this.slots.length - 1);
+  }
+
+  private addSlot(edge: number): void {
+    // Kept at most half full, so probes stay short.
+    if (this.edges.length * 2 > this.slots.length) {
+      this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+      for (let index = 0; index < edge; index++) this.addSlot(index);
+    }
+    const mask = this.slots.length - 1;
+    let slot = this.slotOf(this.edgeSources[edge], this.edgeTargets[edge]);
+    while (this.slots[slot] !== -1) slot = (slot + 1) & mask;
+    this.slots[slot] = edge;
+  }
+
+  /** The edge already recorded under the same edge_key, if any. */
+  private findEdge(origin: EdgeOrigin, sourceId: number, targetId: number, type: string, port: number | null): DependencyEdge | undefined {
+    if (this.byKey === null && this.pipeInKeys) {
+      // Keys with "|" could make different endpoints share an edge_key: from now on compare the keys themselves.
+      this.byKey = new Map(this.edges.map((edge) => [edge.edge_key, edge]));
+      this.slots = new Int32Array(0);
+    }
+    if (this.byKey !== null) return this.byKey.get(`${origin}|${this.keys[sourceId]}|${this.keys[targetId]}|${type}|${port ?? ''}`);
+    const mask = this.slots.length - 1;
+    for (let slot = this.slotOf(sourceId, targetId); this.slots[slot] !== -1; slot = (slot + 1) & mask) {
+      const index = this.slots[slot];
+      if (this.edgeSources[index] !== sourceId || this.edgeTargets[index] !== targetId) continue;
+      const edge = this.edges[index];
+      // `port ?? ''` in the edge_key: null only matches null, and numbers match when their text does (=== also equates 0 and -0).
+      if (edge.origin === origin && edge.type === type && edge.port === port) return edge;
+    }
+    return undefined;
+  }
+}
+
+/** `text.split('.')[0]` without building the array of labels. */
+function firstLabel(text: string): string {
+  const dot = text.indexOf('.');
+  return dot === -1 ? text : text.slice(0, dot);
 }
 
 function endpointValues(row: Row, columns: Map<MappingTarget, string[]>, hostField: MappingTarget, ipField: MappingTarget | null): { names: string[]; ips: string[] } {
@@ -173,71 +290,126 @@ function addFlows(graph: Graph, table: Table, columns: Map<MappingTarget, string
   }
 }
 
-function addImplied(graph: Graph, assets: Asset[]): void {
+/** Adds the keys Graph.lookup() reads for `value`. */
+function addQueryKeys(keys: Set<string>, value: string | null): void {
+  if (value === null) return;
+  if (isIp(value)) {
+    keys.add(bareIp(value));
+    return;
+  }
+  const key = identityKey(value);
+  keys.add(key);
+  if (isFqdn(value)) keys.add(firstLabel(key));
+}
+
+const RELATION_ENDPOINTS: MappingTarget[] = ['rel_parent', 'rel_child'];
+const FLOW_ENDPOINTS: MappingTarget[] = ['src_host', 'src_ip', 'dst_host', 'dst_ip'];
+
+/**
+ * Every key an endpoint lookup can ask the identity index for (a superset: it ignores whether the row
+ * becomes an edge). The index only needs these, and they are usually far fewer than the assets' identities.
+ */
+function queryKeys(tables: { table: Table; role: TableRole; columns: Map<MappingTarget, string[]> }[], assets: Asset[]): Set<string> {
+  const keys = new Set<string>();
+  for (const { table, role, columns } of tables) {
+    const endpointColumns = (role === 'relations' ? RELATION_ENDPOINTS : FLOW_ENDPOINTS).flatMap((field) => columns.get(field) ?? []);
+    for (const row of table.rows) for (const column of endpointColumns) addQueryKeys(keys, meaningful(row[column]));
+  }
   for (const asset of assets) {
+    addQueryKeys(keys, asset.application);
+    addQueryKeys(keys, asset.virtualization_host);
+    addQueryKeys(keys, asset.cluster);
+    for (const column of Object.keys(asset.attributes)) if (isBackupColumn(column)) addQueryKeys(keys, meaningful(asset.attributes[column]));
+  }
+  return keys;
+}
+
+// Whether an attribute column names a backup target: decided once per column name, not once per asset.
+const isBackupColumn = memoise((column: string) => /backup_(server|host)|backup_target/.test(normaliseColumn(column)));
+
+const NO_NAMES: string[] = [];
+
+/** `assets` must be the array the graph was built from: its node ids are looked up by position. */
+function addImplied(graph: Graph, assets: Asset[]): void {
+  for (let index = 0; index < assets.length; index++) {
+    const asset = assets[index];
+    const id = graph.assetIds[index];
     if (asset.application !== null && asset.asset_type !== 'application') {
-      graph.edge('implied', graph.endpoint([asset.application], []), asset.asset_key, 'runs_on');
+      graph.edge('implied', graph.endpoint([asset.application], NO_NAMES), id, 'runs_on');
     }
-    if (asset.virtualization_host !== null) graph.edge('implied', asset.asset_key, graph.endpoint([asset.virtualization_host], []), 'runs_on');
-    if (asset.cluster !== null && asset.asset_type !== 'cluster') graph.edge('implied', asset.asset_key, graph.endpoint([asset.cluster], []), 'member_of');
-    for (const [column, value] of Object.entries(asset.attributes)) {
-      const name = normaliseColumn(column);
-      const text = meaningful(value);
-      if (text !== null && /backup_(server|host)|backup_target/.test(name)) graph.edge('implied', asset.asset_key, graph.endpoint(isIp(text) ? [] : [text], isIp(text) ? [text] : []), 'backed_up_by');
+    if (asset.virtualization_host !== null) graph.edge('implied', id, graph.endpoint([asset.virtualization_host], NO_NAMES), 'runs_on');
+    if (asset.cluster !== null && asset.asset_type !== 'cluster') graph.edge('implied', id, graph.endpoint([asset.cluster], NO_NAMES), 'member_of');
+    for (const column of Object.keys(asset.attributes)) {
+      if (!isBackupColumn(column)) continue;
+      const text = meaningful(asset.attributes[column]);
+      if (text !== null) graph.edge('implied', id, graph.endpoint(isIp(text) ? NO_NAMES : [text], isIp(text) ? [text] : NO_NAMES), 'backed_up_by');
     }
   }
 }
 
-/** Strongly connected components with more than one node (Tarjan, iterative so deep graphs cannot overflow the stack). */
-export function countCycles(nodes: string[], edges: Iterable<DependencyEdge>): number {
-  const adjacency = new Map<string, string[]>();
-  for (const edge of edges) {
-    const list = adjacency.get(edge.source_key);
-    if (list) list.push(edge.target_key);
-    else adjacency.set(edge.source_key, [edge.target_key]);
-  }
-  const order = new Map<string, number>();
-  const low = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
+/** Outgoing edges per node as compressed rows: targets of node n are targets[offsets[n]..offsets[n + 1]), in edge order. */
+function adjacency(nodeCount: number, sources: ArrayLike<number>, targets: ArrayLike<number>): { offsets: Int32Array; targets: Int32Array } {
+  const offsets = new Int32Array(nodeCount + 1);
+  for (let edge = 0; edge < sources.length; edge++) offsets[sources[edge] + 1]++;
+  for (let node = 0; node < nodeCount; node++) offsets[node + 1] += offsets[node];
+  const fill = offsets.slice(0, nodeCount);
+  const list = new Int32Array(sources.length);
+  for (let edge = 0; edge < sources.length; edge++) list[fill[sources[edge]]++] = targets[edge];
+  return { offsets, targets: list };
+}
+
+/**
+ * Tarjan on numbered nodes, iterative so deep graphs cannot overflow the stack: the number of strongly
+ * connected components with more than one node among the nodes reachable from `starts`.
+ */
+function countCyclesById(nodeCount: number, starts: number, sources: ArrayLike<number>, targets: ArrayLike<number>): number {
+  const graph = adjacency(nodeCount, sources, targets);
+  const order = new Int32Array(nodeCount).fill(-1);
+  const low = new Int32Array(nodeCount);
+  const onStack = new Uint8Array(nodeCount);
+  const stack = new Int32Array(nodeCount);
+  const workNode = new Int32Array(nodeCount);
+  const workNext = new Int32Array(nodeCount);
+  let stackSize = 0;
   let counter = 0;
   let cycles = 0;
-  for (const start of nodes) {
-    if (order.has(start)) continue;
-    const work: { node: string; next: number }[] = [{ node: start, next: 0 }];
-    order.set(start, counter);
-    low.set(start, counter++);
-    stack.push(start);
-    onStack.add(start);
-    while (work.length > 0) {
-      const frame = work[work.length - 1];
-      const targets = adjacency.get(frame.node) ?? [];
-      if (frame.next < targets.length) {
-        const target = targets[frame.next++];
-        if (!order.has(target)) {
-          order.set(target, counter);
-          low.set(target, counter++);
-          stack.push(target);
-          onStack.add(target);
-          work.push({ node: target, next: 0 });
-        } else if (onStack.has(target)) {
-          low.set(frame.node, Math.min(low.get(frame.node) as number, order.get(target) as number));
+  for (let start = 0; start < starts; start++) {
+    if (order[start] !== -1) continue;
+    let depth = 0;
+    workNode[0] = start;
+    workNext[0] = graph.offsets[start];
+    order[start] = low[start] = counter++;
+    stack[stackSize++] = start;
+    onStack[start] = 1;
+    while (depth >= 0) {
+      const node = workNode[depth];
+      if (workNext[depth] < graph.offsets[node + 1]) {
+        const target = graph.targets[workNext[depth]++];
+        if (order[target] === -1) {
+          order[target] = low[target] = counter++;
+          stack[stackSize++] = target;
+          onStack[target] = 1;
+          depth++;
+          workNode[depth] = target;
+          workNext[depth] = graph.offsets[target];
+        } else if (onStack[target] === 1) {
+          low[node] = Math.min(low[node], order[target]);
         }
         continue;
       }
-      work.pop();
-      if (work.length > 0) {
-        const parent = work[work.length - 1].node;
-        low.set(parent, Math.min(low.get(parent) as number, low.get(frame.node) as number));
+      depth--;
+      if (depth >= 0) {
+        const parent = workNode[depth];
+        low[parent] = Math.min(low[parent], low[node]);
       }
-      if (low.get(frame.node) === order.get(frame.node)) {
+      if (low[node] === order[node]) {
         let size = 0;
-        let member: string | undefined;
+        let member: number;
         do {
-          member = stack.pop();
-          if (member !== undefined) onStack.delete(member);
+          member = stack[--stackSize];
+          onStack[member] = 0;
           size++;
-        } while (member !== undefined && member !== frame.node);
+        } while (member !== node);
         if (size > 1) cycles++;
       }
     }
@@ -245,59 +417,114 @@ export function countCycles(nodes: string[], edges: Iterable<DependencyEdge>): n
   return cycles;
 }
 
-function applicationGroups(nodes: Map<string, DependencyNode>, edges: Iterable<DependencyEdge>): { id: number; size: number; members: string[] }[] {
-  const parent = new Map<string, string>();
-  const find = (node: string): string => {
+/** Strongly connected components with more than one node (Tarjan, iterative so deep graphs cannot overflow the stack). */
+export function countCycles(nodes: string[], edges: Iterable<DependencyEdge>): number {
+  // Number the given nodes first (they are the starting points, in order), then any other edge endpoint.
+  const ids = new Map<string, number>();
+  const idOf = (key: string): number => {
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, (id = ids.size));
+    return id;
+  };
+  for (const node of nodes) idOf(node);
+  const starts = ids.size;
+  const sources: number[] = [];
+  const targets: number[] = [];
+  for (const edge of edges) {
+    sources.push(idOf(edge.source_key));
+    targets.push(idOf(edge.target_key));
+  }
+  return countCyclesById(ids.size, starts, sources, targets);
+}
+
+/** The `count` smallest strings in code-unit order, sorted: what `[...texts].sort().slice(0, count)` returns, without sorting everything. */
+function smallestSorted(texts: string[], count: number): string[] {
+  if (texts.length <= count * 4) return texts.sort().slice(0, count);
+  const kept: string[] = [];
+  for (const text of texts) {
+    if (kept.length === count) {
+      if (!(text < kept[count - 1])) continue;
+      kept.pop();
+    }
+    // Insert after any equal strings, as a stable sort would; equal strings are interchangeable anyway.
+    let position = kept.length;
+    while (position > 0 && text < kept[position - 1]) position--;
+    kept.splice(position, 0, text);
+  }
+  return kept;
+}
+
+function applicationGroups(graph: Graph): { id: number; size: number; members: string[] }[] {
+  const nodeCount = graph.nodes.length;
+  const sources = graph.edgeSources;
+  const targets = graph.edgeTargets;
+  // Union-find over node ids; `seen` lists nodes in order of first appearance in the edges, which orders each group's members.
+  const parent = new Int32Array(nodeCount).fill(-1);
+  const seen: number[] = [];
+  const find = (node: number): number => {
     let root = node;
-    while (parent.get(root) !== undefined && parent.get(root) !== root) root = parent.get(root) as string;
+    while (parent[root] !== root) root = parent[root];
     let current = node;
     while (current !== root) {
-      const next = parent.get(current) as string;
-      parent.set(current, root);
+      const next = parent[current];
+      parent[current] = root;
       current = next;
     }
     return root;
   };
-  for (const edge of edges) {
-    if (!parent.has(edge.source_key)) parent.set(edge.source_key, edge.source_key);
-    if (!parent.has(edge.target_key)) parent.set(edge.target_key, edge.target_key);
-    const a = find(edge.source_key);
-    const b = find(edge.target_key);
-    if (a !== b) parent.set(a, b);
+  for (let edge = 0; edge < sources.length; edge++) {
+    const source = sources[edge];
+    const target = targets[edge];
+    if (parent[source] === -1) {
+      parent[source] = source;
+      seen.push(source);
+    }
+    if (parent[target] === -1) {
+      parent[target] = target;
+      seen.push(target);
+    }
+    const a = find(source);
+    const b = find(target);
+    if (a !== b) parent[a] = b;
   }
-  const components = new Map<string, string[]>();
-  for (const node of parent.keys()) {
+  const components = new Map<number, number[]>();
+  for (const node of seen) {
     const root = find(node);
     const list = components.get(root);
     if (list) list.push(node);
     else components.set(root, [node]);
   }
+  const keys = graph.keys;
   return [...components.values()]
     .filter((members) => members.length > 1)
-    .sort((a, b) => b.length - a.length || (a[0] < b[0] ? -1 : 1))
+    .sort((a, b) => b.length - a.length || (keys[a[0]] < keys[b[0]] ? -1 : 1))
     .slice(0, MAX_GROUPS)
     .map((members, index) => ({
       id: index + 1,
       size: members.length,
-      members: members
-        .map((key) => nodes.get(key)?.label ?? key)
-        .sort()
-        .slice(0, MAX_GROUP_MEMBERS),
+      members: smallestSorted(
+        members.map((member) => graph.nodes[member].label),
+        MAX_GROUP_MEMBERS,
+      ),
     }));
 }
 
 /** Builds the dependency graph from relation and flow tables and from columns that imply edges. */
 export function analyseDependencies(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], assets: Asset[]): DependencyOutput {
-  const graph = new Graph(assets);
   const roles = new Map(analysis.tables.map((entry) => [entry.table, entry.role]));
+  const edgeTables: { table: Table; role: TableRole; columns: Map<MappingTarget, string[]> }[] = [];
   for (const table of tables) {
     const role = roles.get(table.id);
-    if (role === 'relations') addRelations(graph, table, columnsByTarget(mappings, table.id));
-    else if (role === 'flows') addFlows(graph, table, columnsByTarget(mappings, table.id));
+    if (role === 'relations' || role === 'flows') edgeTables.push({ table, role, columns: columnsByTarget(mappings, table.id) });
+  }
+  const graph = new Graph(assets, queryKeys(edgeTables, assets));
+  for (const { table, role, columns } of edgeTables) {
+    if (role === 'relations') addRelations(graph, table, columns);
+    else addFlows(graph, table, columns);
   }
   addImplied(graph, assets);
-  const nodes = [...graph.nodes.values()];
-  const edges = [...graph.edges.values()];
+  const nodes = [...graph.nodes];
+  const edges = [...graph.edges];
   const edgesByType: Record<string, number> = {};
   for (const edge of edges) edgesByType[edge.type] = (edgesByType[edge.type] ?? 0) + 1;
   return {
@@ -308,8 +535,8 @@ export function analyseDependencies(tables: Table[], analysis: SourceAnalysis, m
       edges: edges.length,
       edgesByType,
       unresolvedEndpoints: nodes.filter((node) => !node.resolved).length,
-      cycles: countCycles([...graph.nodes.keys()], edges),
-      applicationGroups: applicationGroups(graph.nodes, edges),
+      cycles: countCyclesById(graph.nodes.length, graph.nodes.length, graph.edgeSources, graph.edgeTargets),
+      applicationGroups: applicationGroups(graph),
     },
   };
 }

@@ -1,6 +1,6 @@
 import { FLOW_FIELDS, normaliseColumn, SIGNATURES, SYNONYMS } from './synonyms.ts';
 import type { Cell, ColumnProfile, ColumnType, SourceAnalysis, SourceSystem, Table, TableAnalysis, TableRole, ValuePattern } from './types.ts';
-import { cellText, isDate, parseNumber, round, valuePatterns } from './values.ts';
+import { cellText, isDate, parseNumber, round, trimText, valuePatterns } from './values.ts';
 
 // Types and patterns are read from an even sample: enough to be sure, cheap at 100k rows.
 const SAMPLE_SIZE = 2000;
@@ -21,22 +21,38 @@ function valueType(value: Cell, text: string): Exclude<ColumnType, 'empty' | 'mi
   return 'string';
 }
 
-export function profileColumn(rows: Table['rows'], column: string): ColumnProfile {
-  const total = rows.length;
-  let empty = 0;
-  const distinct = new Set<string>();
-  const examples: string[] = [];
-  for (let index = 0; index < total; index++) {
-    const text = cellText(rows[index][column]);
-    if (text === null) {
-      empty++;
-      continue;
-    }
-    if (!distinct.has(text)) {
-      distinct.add(text);
-      if (examples.length < MAX_EXAMPLES) examples.push(text.length > 80 ? `${text.slice(0, 77)}...` : text);
-    }
+/** What the full pass over a column gathers: exact empty and distinct counts and the first examples. */
+interface ColumnCounts {
+  empty: number;
+  distinct: Set<string>;
+  examples: string[];
+}
+
+function newCounts(): ColumnCounts {
+  return { empty: 0, distinct: new Set<string>(), examples: [] };
+}
+
+function countCell(counts: ColumnCounts, value: Cell | undefined): void {
+  // cellText inlined: this runs for every cell of the export.
+  if (value === null || value === undefined) {
+    counts.empty++;
+    return;
   }
+  const text = typeof value === 'string' ? trimText(value) : String(value);
+  if (text === '') {
+    counts.empty++;
+    return;
+  }
+  // One hash lookup instead of has() then add().
+  const before = counts.distinct.size;
+  counts.distinct.add(text);
+  if (counts.distinct.size !== before && counts.examples.length < MAX_EXAMPLES) counts.examples.push(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+}
+
+/** Types and patterns come from an even sample; the counts are exact. */
+function finishProfile(rows: Table['rows'], column: string, counts: ColumnCounts): ColumnProfile {
+  const total = rows.length;
+  const { empty, distinct, examples } = counts;
   const filled = total - empty;
   const step = Math.max(1, Math.floor(total / SAMPLE_SIZE));
   const typeCounts = new Map<string, number>();
@@ -59,6 +75,22 @@ export function profileColumn(rows: Table['rows'], column: string): ColumnProfil
     examples,
     patterns: [...patternCounts].filter(([, count]) => count / sampled >= PATTERN_MAJORITY).map(([pattern]) => pattern),
   };
+}
+
+export function profileColumn(rows: Table['rows'], column: string): ColumnProfile {
+  const counts = newCounts();
+  for (let index = 0; index < rows.length; index++) countCell(counts, rows[index][column]);
+  return finishProfile(rows, column, counts);
+}
+
+/** profileColumn for every column, reading the rows once: a row's cells sit together in memory, a column's do not. */
+export function profileColumns(rows: Table['rows'], columns: string[]): ColumnProfile[] {
+  const counts = columns.map(newCounts);
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index];
+    for (let column = 0; column < columns.length; column++) countCell(counts[column], row[columns[column]]);
+  }
+  return columns.map((column, index) => finishProfile(rows, column, counts[index]));
 }
 
 function columnType(counts: Map<string, number>, sampled: number): ColumnType {
@@ -113,7 +145,7 @@ export function detectRole(normalised: string[]): TableRole {
 
 export function analyseTable(table: Table): TableAnalysis {
   const normalised = table.columns.map(normaliseColumn);
-  const profile = table.columns.map((column) => profileColumn(table.rows, column));
+  const profile = profileColumns(table.rows, table.columns);
   return {
     table: table.id,
     file: table.file,

@@ -1,6 +1,6 @@
 import { columnsByTarget } from './map-fields.ts';
 import type { Asset, AssetType, Cell, ClassificationOutput, Environment, FieldMapping, MappingTarget, OsFamily, QuarantinedRecord, Row, SourceAnalysis, SourceSystem, Table } from './types.ts';
-import { bareIp, columnSizeUnit, identityKey, isIp, meaningful, parseNumber, round, splitList, toMegabytes } from './values.ts';
+import { bareIp, columnSizeUnit, identityKey, isIp, meaningful, memoise, parseNumber, round, splitList, toMegabytes } from './values.ts';
 
 interface Rule {
   rule: string;
@@ -91,7 +91,10 @@ const ENVIRONMENTS: [RegExp, Environment][] = [
 const NAME_ENVIRONMENT_TYPES = new Set<AssetType>(['server', 'database', 'cluster', 'application', 'service']);
 
 export function normaliseEnvironment(text: string | null): Environment {
-  if (text === null) return 'unknown';
+  return text === null ? 'unknown' : cachedEnvironment(text);
+}
+
+const cachedEnvironment = memoise((text: string): Environment => {
   const value = text.trim().toLowerCase();
   for (const [pattern, environment] of ENVIRONMENTS) if (pattern.test(value)) return environment;
   const words = value.split(/[^a-z0-9]+/).filter(Boolean);
@@ -99,7 +102,7 @@ export function normaliseEnvironment(text: string | null): Environment {
     if (words.some((word) => word.length > 1 && pattern.test(word))) return environment;
   }
   return 'unknown';
-}
+});
 
 function environmentFromName(names: (string | null)[]): Environment {
   for (const name of names) {
@@ -111,19 +114,31 @@ function environmentFromName(names: (string | null)[]): Environment {
   return 'unknown';
 }
 
+/** The family one OS text names, or null when it names none (then the next text is asked). */
+const familyOfText = memoise((text: string): OsFamily | null => {
+  const value = text.toLowerCase();
+  if (/^(windows|win|microsoft)$/.test(value)) return 'windows';
+  if (/^(linux|lin)$/.test(value)) return 'linux';
+  if (/^unix$/.test(value)) return 'unix';
+  for (const rule of OS_RULES) if (rule.pattern.test(value)) return rule.family;
+  return null;
+});
+
 export function osFamilyOf(...texts: (string | null)[]): OsFamily | null {
+  let any = false;
   for (const text of texts) {
     if (text === null) continue;
-    const value = text.toLowerCase();
-    if (/^(windows|win|microsoft)$/.test(value)) return 'windows';
-    if (/^(linux|lin)$/.test(value)) return 'linux';
-    if (/^unix$/.test(value)) return 'unix';
-    for (const rule of OS_RULES) if (rule.pattern.test(value)) return rule.family;
+    any = true;
+    const family = familyOfText(text);
+    if (family !== null) return family;
   }
-  return texts.some((text) => text !== null) ? 'other' : null;
+  return any ? 'other' : null;
 }
 
 /** Parses `k=v;k=v`, `k:v, k:v` or a JSON object; bare words become tags with an empty value. */
+/** parseTags for the same text over and over; callers copy the result and never change it. */
+const cachedTags = memoise((text: string): Readonly<Record<string, string>> => parseTags(text));
+
 export function parseTags(text: string | null): Record<string, string> {
   const tags: Record<string, string> = {};
   if (text === null) return tags;
@@ -171,8 +186,32 @@ function matchRules(rules: Rule[], text: string): Rule | undefined {
   return rules.find((rule) => rule.pattern.test(text));
 }
 
+/** What an asset class says, worked out once per distinct class text. */
+interface ClassVerdict {
+  /** Set when the class is one of ServiceNow's application classes (only trusted for ServiceNow tables). */
+  serviceNowSubtype: 'web_server' | 'app_server' | null;
+  serviceNowEvidence: string;
+  rule: Rule | undefined;
+  ruleEvidence: string;
+}
+
+const classVerdict = memoise((assetClass: string): ClassVerdict => {
+  const text = assetClass.toLowerCase();
+  const rule = matchRules(CLASS_RULES, text);
+  return {
+    serviceNowSubtype: SERVICENOW_APPLICATION.test(text) ? (/web/.test(text) ? 'web_server' : 'app_server') : null,
+    serviceNowEvidence: `servicenow_application_class: asset_class="${assetClass}"`,
+    rule,
+    ruleEvidence: rule ? `class_${rule.rule}: asset_class="${assetClass}"` : '',
+  };
+});
+const osRuleOf = memoise((osText: string) => {
+  const os = osText.toLowerCase();
+  return OS_RULES.find((rule) => rule.pattern.test(os)) ?? null;
+});
+const modelRuleOf = memoise((model: string) => matchRules(MODEL_RULES, model.toLowerCase()) ?? null);
+
 export function classify(input: ClassifyInput): Classification {
-  const evidence: string[] = [];
   let result: Classification | null = null;
   if (input.netboxModel === 'virtualization.virtualmachine') {
     result = { type: 'server', subtype: 'virtual', confidence: 0.95, evidence: [`netbox_model: "${input.netboxModel}" is a virtual machine`] };
@@ -180,18 +219,17 @@ export function classify(input: ClassifyInput): Classification {
     result = { type: 'cluster', subtype: input.assetClass === null ? null : input.assetClass.toLowerCase(), confidence: 0.95, evidence: [`netbox_model: "${input.netboxModel}"`] };
   }
   if (!result && input.assetClass !== null) {
-    const text = input.assetClass.toLowerCase();
-    if (input.system === 'servicenow' && SERVICENOW_APPLICATION.test(text)) {
-      result = { type: 'application', subtype: /web/.test(text) ? 'web_server' : 'app_server', confidence: 0.9, evidence: [`servicenow_application_class: asset_class="${input.assetClass}"`] };
+    const verdict = classVerdict(input.assetClass);
+    if (input.system === 'servicenow' && verdict.serviceNowSubtype !== null) {
+      result = { type: 'application', subtype: verdict.serviceNowSubtype, confidence: 0.9, evidence: [verdict.serviceNowEvidence] };
     } else {
-      const rule = matchRules(CLASS_RULES, text);
-      if (rule) result = { type: rule.type, subtype: rule.subtype, confidence: rule.type === 'unknown' ? 0.3 : 0.9, evidence: [`class_${rule.rule}: asset_class="${input.assetClass}"`] };
+      const rule = verdict.rule;
+      if (rule) result = { type: rule.type, subtype: rule.subtype, confidence: rule.type === 'unknown' ? 0.3 : 0.9, evidence: [verdict.ruleEvidence] };
     }
   }
   if (!result || result.type === 'unknown') {
-    const os = input.osText?.toLowerCase() ?? null;
-    const osRule = os === null ? undefined : OS_RULES.find((rule) => rule.pattern.test(os));
-    const modelRule = input.model === null ? undefined : matchRules(MODEL_RULES, input.model.toLowerCase());
+    const osRule = input.osText === null ? null : osRuleOf(input.osText);
+    const modelRule = input.model === null ? null : modelRuleOf(input.model);
     if (osRule) result = { type: osRule.type, subtype: osRule.subtype, confidence: 0.75, evidence: [...(result?.evidence ?? []), `os: os="${input.osText}"`] };
     else if (modelRule) result = { type: modelRule.type, subtype: modelRule.subtype, confidence: 0.65, evidence: [...(result?.evidence ?? []), `${modelRule.rule}: model="${input.model}"`] };
   }
@@ -223,66 +261,86 @@ export function classify(input: ClassifyInput): Classification {
       result.evidence.push('netbox_model: dcim.device is physical');
     }
   }
-  return { ...result, evidence: [...evidence, ...result.evidence] };
+  // `result` and its evidence array were built by this call, so they are returned as they are.
+  return result;
 }
 
-interface AssetReader {
-  columns: Map<MappingTarget, string[]>;
-  row: Row;
+/** The columns feeding each field of one table, looked up once per table rather than once per row. */
+type FieldColumns = Partial<Record<MappingTarget, readonly string[]>>;
+
+function fieldColumns(columns: Map<MappingTarget, string[]>): FieldColumns {
+  // No prototype: a target is only ever read by its own name.
+  const result = Object.create(null) as FieldColumns;
+  for (const [target, list] of columns) result[target] = list;
+  return result;
 }
 
-function text(reader: AssetReader, field: MappingTarget): string | null {
-  for (const column of reader.columns.get(field) ?? []) {
-    const value = meaningful(reader.row[column]);
+function text(row: Row, columns: readonly string[] | undefined): string | null {
+  if (columns === undefined) return null;
+  for (let index = 0; index < columns.length; index++) {
+    const value = meaningful(row[columns[index]]);
     if (value !== null) return value;
   }
   return null;
 }
 
-function nameText(reader: AssetReader, field: MappingTarget): string | null {
-  const value = text(reader, field);
+const LEADING_STARS = /^\*+\s*/;
+
+function nameText(row: Row, columns: readonly string[] | undefined): string | null {
+  const value = text(row, columns);
+  if (value === null) return null;
   // ServiceNow demo data marks records with a leading "*"; it is not part of the host name.
-  return value === null ? null : value.replace(/^\*+\s*/, '') || null;
+  return (value.charCodeAt(0) === 42 ? value.replace(LEADING_STARS, '') : value) || null;
 }
 
-function sizeInMb(reader: AssetReader, field: 'memory_mb' | 'disk_gb'): number | null {
-  for (const column of reader.columns.get(field) ?? []) {
-    const value: Cell | undefined = reader.row[column];
+/** A size column with the unit a bare number in it is read in. */
+interface SizeColumn {
+  column: string;
+  unit: string;
+}
+
+function sizeColumns(columns: readonly string[] | undefined, field: 'memory_mb' | 'disk_gb'): readonly SizeColumn[] {
+  return (columns ?? []).map((column) => ({ column, unit: columnSizeUnit(column) ?? (field === 'memory_mb' ? 'mb' : 'gb') }));
+}
+
+function sizeInMb(row: Row, columns: readonly SizeColumn[]): number | null {
+  for (let index = 0; index < columns.length; index++) {
+    const { column, unit } = columns[index];
+    const value: Cell | undefined = row[column];
     if (meaningful(value) === null) continue;
-    const megabytes = toMegabytes(value, columnSizeUnit(column) ?? (field === 'memory_mb' ? 'mb' : 'gb'));
+    const megabytes = toMegabytes(value, unit);
     if (megabytes !== null && megabytes >= 0) return megabytes;
   }
   return null;
 }
 
-function count(reader: AssetReader, field: 'cpu_cores'): number | null {
-  for (const column of reader.columns.get(field) ?? []) {
-    const parsed = parseNumber(reader.row[column]);
+function count(row: Row, columns: readonly string[] | undefined): number | null {
+  if (columns === undefined) return null;
+  for (let index = 0; index < columns.length; index++) {
+    const parsed = parseNumber(row[columns[index]]);
     if (parsed && parsed.value >= 0) return parsed.value;
   }
   return null;
 }
 
-function addresses(reader: AssetReader): { ips: string[]; invalid: Record<string, Cell> } {
+/** Valid addresses of the row, de-duplicated; a cell holding anything else goes to `invalid` (the asset's attributes). */
+function addresses(row: Row, columns: readonly string[] | undefined, invalid: Record<string, Cell>): string[] {
   const ips: string[] = [];
-  const invalid: Record<string, Cell> = {};
-  const seen = new Set<string>();
-  for (const column of reader.columns.get('ip_addresses') ?? []) {
-    const value = meaningful(reader.row[column]);
+  if (columns === undefined) return ips;
+  for (let index = 0; index < columns.length; index++) {
+    const column = columns[index];
+    const value = meaningful(row[column]);
     if (value === null) continue;
     for (const token of splitList(value)) {
       if (!isIp(token)) {
-        invalid[column] = reader.row[column];
+        invalid[column] = row[column];
         continue;
       }
       const address = bareIp(token);
-      if (!seen.has(address)) {
-        seen.add(address);
-        ips.push(address);
-      }
+      if (!ips.includes(address)) ips.push(address);
     }
   }
-  return { ips, invalid };
+  return ips;
 }
 
 function netboxModelOf(table: Table): string | null {
@@ -291,16 +349,20 @@ function netboxModelOf(table: Table): string | null {
   return hash === -1 ? null : table.id.slice(hash + 1);
 }
 
-/** Gives a key unique within the workflow, trying the next identity before numbering. */
-function uniqueKey(candidates: (string | null)[], used: Set<string>, fallback: string): string {
-  const keys = candidates.filter((candidate): candidate is string => candidate !== null).map(identityKey).filter((key) => key !== '');
-  for (const key of keys) {
-    if (!used.has(key)) {
-      used.add(key);
-      return key;
-    }
+/** Gives a key unique within the workflow, trying the next identity before numbering; `table:row` when the record has none. */
+function uniqueKey(candidates: (string | null)[], used: Set<string>, table: string, row: number): string {
+  let base: string | undefined;
+  for (const candidate of candidates) {
+    if (candidate === null) continue;
+    const key = identityKey(candidate);
+    if (key === '') continue;
+    base ??= key;
+    // One hash lookup: add() grows the set only when the key was free.
+    const size = used.size;
+    used.add(key);
+    if (used.size !== size) return key;
   }
-  const base = keys[0] ?? fallback;
+  base ??= `${table}:${row}`;
   let key = base;
   for (let n = 2; used.has(key); n++) key = `${base}#${n}`;
   used.add(key);
@@ -324,31 +386,39 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
   for (const table of tables) {
     const tableAnalysis = byTable.get(table.id);
     if (!tableAnalysis || tableAnalysis.role !== 'assets') continue;
-    const columns = columnsByTarget(mappings, table.id);
-    const attributeColumns = columns.get('attributes') ?? [];
+    const columns = fieldColumns(columnsByTarget(mappings, table.id));
+    const attributeColumns = columns.attributes ?? [];
+    const tagColumns = columns.tags ?? [];
+    const memoryColumns = sizeColumns(columns.memory_mb, 'memory_mb');
+    const diskColumns = sizeColumns(columns.disk_gb, 'disk_gb');
     const skip = quarantined.get(table.id);
     const netboxModel = netboxModelOf(table);
-    for (let index = 0; index < table.rows.length; index++) {
+    const system = tableAnalysis.source.system;
+    const rows = table.rows;
+    for (let index = 0; index < rows.length; index++) {
       if (skip?.has(index)) continue;
-      const reader: AssetReader = { columns, row: table.rows[index] };
-      const sourceKey = text(reader, 'source_key');
-      const name = nameText(reader, 'name');
-      const hostname = nameText(reader, 'hostname');
-      const fqdn = nameText(reader, 'fqdn');
-      const { ips, invalid } = addresses(reader);
+      const row = rows[index];
+      const sourceKey = text(row, columns.source_key);
+      const name = nameText(row, columns.name);
+      const hostname = nameText(row, columns.hostname);
+      const fqdn = nameText(row, columns.fqdn);
+      // Cells of the address columns that hold no address are kept first among the attributes.
+      const attributes: Record<string, Cell> = {};
+      const ips = addresses(row, columns.ip_addresses, attributes);
       // An address typed into the name column still identifies the machine by IP.
-      for (const value of [name, hostname]) if (value !== null && isIp(value) && !ips.includes(bareIp(value))) ips.push(bareIp(value));
-      const osName = text(reader, 'os_name');
-      const osVersion = text(reader, 'os_version');
-      const assetClass = text(reader, 'asset_class');
-      const model = text(reader, 'model');
-      const virtualHost = text(reader, 'virtualization_host');
-      const cpu = count(reader, 'cpu_cores');
-      const memory = sizeInMb(reader, 'memory_mb');
-      const disk = sizeInMb(reader, 'disk_gb');
+      if (name !== null && isIp(name) && !ips.includes(bareIp(name))) ips.push(bareIp(name));
+      if (hostname !== null && isIp(hostname) && !ips.includes(bareIp(hostname))) ips.push(bareIp(hostname));
+      const osName = text(row, columns.os_name);
+      const osVersion = text(row, columns.os_version);
+      const assetClass = text(row, columns.asset_class);
+      const model = text(row, columns.model);
+      const virtualHost = text(row, columns.virtualization_host);
+      const cpu = count(row, columns.cpu_cores);
+      const memory = sizeInMb(row, memoryColumns);
+      const disk = sizeInMb(row, diskColumns);
       const classification = classify({
         assetClass,
-        system: tableAnalysis.source.system,
+        system,
         netboxModel,
         osText: osName ?? osVersion,
         model,
@@ -356,21 +426,24 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
         virtualHost,
         hasResources: cpu !== null || memory !== null,
       });
-      const environmentText = text(reader, 'environment');
+      const environmentText = text(row, columns.environment);
       let environment = normaliseEnvironment(environmentText);
       if (environment === 'unknown' && environmentText === null && NAME_ENVIRONMENT_TYPES.has(classification.type)) {
         environment = environmentFromName([hostname, name, fqdn]);
         if (environment !== 'unknown') classification.evidence.push(`environment_from_name: ${environment}`);
       }
-      const osFamilyText = text(reader, 'os_family');
-      const osFamily = osFamilyOf(osFamilyText, osName, osVersion);
-      const attributes: Record<string, Cell> = { ...invalid };
-      for (const column of attributeColumns) {
-        const value = reader.row[column];
-        if (value !== null && value !== undefined) attributes[column] = value;
+      const osFamily = osFamilyOf(text(row, columns.os_family), osName, osVersion);
+      for (let column = 0; column < attributeColumns.length; column++) {
+        const value = row[attributeColumns[column]];
+        if (value !== null && value !== undefined) attributes[attributeColumns[column]] = value;
+      }
+      const tags: Record<string, string> = {};
+      for (let column = 0; column < tagColumns.length; column++) {
+        const value = meaningful(row[tagColumns[column]]);
+        if (value !== null) Object.assign(tags, cachedTags(value));
       }
       const asset: Asset = {
-        asset_key: uniqueKey([sourceKey, fqdn, hostname, name, ips[0] ?? null], used, `${table.id}:${index}`),
+        asset_key: uniqueKey([sourceKey, fqdn, hostname, name, ips[0] ?? null], used, table.id, index),
         source_table: table.id,
         source_row: index,
         source_key: sourceKey,
@@ -378,8 +451,8 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
         hostname,
         fqdn,
         ip_addresses: ips,
-        mac_address: text(reader, 'mac_address'),
-        serial_number: text(reader, 'serial_number'),
+        mac_address: text(row, columns.mac_address),
+        serial_number: text(row, columns.serial_number),
         asset_class: assetClass,
         asset_type: classification.type,
         asset_subtype: classification.subtype,
@@ -390,20 +463,20 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
         os_version: osVersion,
         os_family: osFamily,
         environment,
-        application: text(reader, 'application'),
-        business_service: text(reader, 'business_service'),
-        owner: text(reader, 'owner'),
-        support_group: text(reader, 'support_group'),
-        criticality: text(reader, 'criticality'),
-        location: text(reader, 'location'),
-        operational_status: text(reader, 'operational_status'),
-        lifecycle_status: text(reader, 'lifecycle_status'),
-        manufacturer: text(reader, 'manufacturer'),
+        application: text(row, columns.application),
+        business_service: text(row, columns.business_service),
+        owner: text(row, columns.owner),
+        support_group: text(row, columns.support_group),
+        criticality: text(row, columns.criticality),
+        location: text(row, columns.location),
+        operational_status: text(row, columns.operational_status),
+        lifecycle_status: text(row, columns.lifecycle_status),
+        manufacturer: text(row, columns.manufacturer),
         model,
-        cost_center: text(reader, 'cost_center'),
-        tags: Object.assign({}, ...(columns.get('tags') ?? []).map((column) => parseTags(meaningful(reader.row[column])))) as Record<string, string>,
+        cost_center: text(row, columns.cost_center),
+        tags,
         virtualization_host: virtualHost,
-        cluster: text(reader, 'cluster'),
+        cluster: text(row, columns.cluster),
         classification: { confidence: round(classification.confidence), evidence: classification.evidence },
         attributes,
       };

@@ -1,6 +1,6 @@
 import { columnsByTarget, mapTable } from './map-fields.ts';
 import type { FieldMapping, Finding, MappingTarget, QuarantinedRecord, Row, Severity, SourceAnalysis, Table, TableAnalysis, TableValidation, ValidationOutput } from './types.ts';
-import { columnSizeUnit, identityKey, isFqdn, isHostname, isIp, meaningful, parseNumber, round, splitList, toMegabytes } from './values.ts';
+import { columnSizeUnit, FirstSeen, identityKey, isFqdn, isHostname, isIp, meaningful, parsedToMegabytes, parseNumber, splitList } from './values.ts';
 
 const MAX_CPU = 1024;
 const MAX_MEMORY_MB = 64 * 1024 * 1024;
@@ -16,19 +16,35 @@ function add(context: RowContext, severity: Severity, code: string, message: str
   context.findings.push({ table: context.table, row: context.row, ...(column === undefined ? {} : { column }), severity, code, message });
 }
 
-function values(row: Row, columns: string[] | undefined): { column: string; text: string }[] {
-  const found: { column: string; text: string }[] = [];
-  for (const column of columns ?? []) {
+interface ColumnValue {
+  column: string;
+  text: string;
+}
+
+// Shared by every row that has no value in a field: callers only read it.
+const NO_VALUES: readonly ColumnValue[] = [];
+const NO_COLUMNS: readonly string[] = [];
+
+function values(row: Row, columns: readonly string[] | undefined): readonly ColumnValue[] {
+  if (columns === undefined) return NO_VALUES;
+  let found: ColumnValue[] | null = null;
+  for (let index = 0; index < columns.length; index++) {
+    const column = columns[index];
     const text = meaningful(row[column]);
-    if (text !== null) found.push({ column, text });
+    if (text === null) continue;
+    if (found === null) found = [];
+    found.push({ column, text });
   }
-  return found;
+  return found ?? NO_VALUES;
 }
 
 /** Checks the address columns; returns how many valid addresses the row has. */
-function checkAddresses(context: RowContext, row: Row, columns: string[] | undefined, otherIdentity: boolean): number {
+function checkAddresses(context: RowContext, row: Row, columns: readonly string[] | undefined, otherIdentity: boolean): number {
   let valid = 0;
-  for (const { column, text } of values(row, columns)) {
+  if (columns === undefined) return valid;
+  for (const column of columns) {
+    const text = meaningful(row[column]);
+    if (text === null) continue;
     for (const token of splitList(text)) {
       if (isIp(token)) {
         valid++;
@@ -42,8 +58,11 @@ function checkAddresses(context: RowContext, row: Row, columns: string[] | undef
   return valid;
 }
 
-function checkRange(context: RowContext, row: Row, columns: string[] | undefined, field: 'cpu_cores' | 'memory_mb' | 'disk_gb'): void {
-  for (const { column, text } of values(row, columns)) {
+function checkRange(context: RowContext, row: Row, columns: readonly string[] | undefined, field: 'cpu_cores' | 'memory_mb' | 'disk_gb'): void {
+  if (columns === undefined) return;
+  for (const column of columns) {
+    const text = meaningful(row[column]);
+    if (text === null) continue;
     const parsed = parseNumber(text);
     if (!parsed) {
       add(context, 'warning', 'NOT_A_NUMBER', `Column "${column}" (${field}) holds "${text}", which is not a number.`, column);
@@ -52,12 +71,13 @@ function checkRange(context: RowContext, row: Row, columns: string[] | undefined
     let amount: number | null = parsed.value;
     let limit = MAX_CPU;
     let unit = '';
+    // The text was parsed once above; converting that result gives what toMegabytes(text) would.
     if (field === 'memory_mb') {
-      amount = toMegabytes(text, columnSizeUnit(column) ?? 'mb');
+      amount = parsedToMegabytes(parsed, columnSizeUnit(column) ?? 'mb');
       limit = MAX_MEMORY_MB;
       unit = ' MB';
     } else if (field === 'disk_gb') {
-      const megabytes = toMegabytes(text, columnSizeUnit(column) ?? 'gb');
+      const megabytes = parsedToMegabytes(parsed, columnSizeUnit(column) ?? 'gb');
       amount = megabytes === null ? null : megabytes / 1024;
       limit = MAX_DISK_GB;
       unit = ' GB';
@@ -71,32 +91,66 @@ function checkRange(context: RowContext, row: Row, columns: string[] | undefined
 }
 
 class DuplicateIndex {
-  private readonly seen = new Map<string, Map<string, { row: number; label: string }>>();
+  /** Row of the first sighting of each identity key, per kind. */
+  private readonly seen = new Map<string, FirstSeen<number>>();
+  /** The label of each row that was a first sighting, by row. */
+  private readonly labels: string[] = [];
 
   check(context: RowContext, kind: string, column: string, value: string, label: string): void {
     let index = this.seen.get(kind);
-    if (!index) this.seen.set(kind, (index = new Map()));
-    const key = identityKey(value);
-    const first = index.get(key);
-    if (first === undefined) {
-      index.set(key, { row: context.row, label });
+    if (!index) this.seen.set(kind, (index = new FirstSeen<number>()));
+    const firstRow = index.claim(identityKey(value), context.row);
+    if (firstRow === undefined) {
+      this.labels[context.row] = label;
       return;
     }
-    add(context, 'warning', 'DUPLICATE_IDENTITY', `${kind} "${value}" duplicates row ${first.row + 1}${first.label === value ? '' : ` (${first.label})`} (rows counted from 1 after the header).`, column);
+    const firstLabel = this.labels[firstRow];
+    add(context, 'warning', 'DUPLICATE_IDENTITY', `${kind} "${value}" duplicates row ${firstRow + 1}${firstLabel === value ? '' : ` (${firstLabel})`} (rows counted from 1 after the header).`, column);
   }
 }
 
-function validateAsset(context: RowContext, row: Row, columns: Map<MappingTarget, string[]>, duplicates: DuplicateIndex, keyedTable: boolean): void {
-  const keys = values(row, columns.get('source_key'));
-  const names = values(row, columns.get('name'));
-  const hostnames = values(row, columns.get('hostname'));
-  const fqdns = values(row, columns.get('fqdn'));
-  const label = names[0]?.text ?? hostnames[0]?.text ?? fqdns[0]?.text ?? keys[0]?.text ?? `row ${context.row + 1}`;
-  for (const entry of [...names, ...hostnames, ...fqdns]) {
+/** The columns an asset check reads, looked up once per table rather than once per row. */
+interface AssetColumns {
+  keys: readonly string[] | undefined;
+  names: readonly string[] | undefined;
+  hostnames: readonly string[] | undefined;
+  fqdns: readonly string[] | undefined;
+  addresses: readonly string[] | undefined;
+  cpu: readonly string[] | undefined;
+  memory: readonly string[] | undefined;
+  disk: readonly string[] | undefined;
+}
+
+function assetColumns(columns: Map<MappingTarget, string[]>): AssetColumns {
+  return {
+    keys: columns.get('source_key'),
+    names: columns.get('name'),
+    hostnames: columns.get('hostname'),
+    fqdns: columns.get('fqdn'),
+    addresses: columns.get('ip_addresses'),
+    cpu: columns.get('cpu_cores'),
+    memory: columns.get('memory_mb'),
+    disk: columns.get('disk_gb'),
+  };
+}
+
+function checkMisplacedNames(context: RowContext, entries: readonly ColumnValue[]): void {
+  for (const entry of entries) {
     if (isIp(entry.text)) add(context, 'warning', 'MISPLACED_VALUE', `Column "${entry.column}" holds "${entry.text}", an IP address, where a name is expected; move it to an IP column.`, entry.column);
   }
+}
+
+function validateAsset(context: RowContext, row: Row, columns: AssetColumns, duplicates: DuplicateIndex, keyedTable: boolean): void {
+  const keys = values(row, columns.keys);
+  const names = values(row, columns.names);
+  const hostnames = values(row, columns.hostnames);
+  const fqdns = values(row, columns.fqdns);
+  const label = names[0]?.text ?? hostnames[0]?.text ?? fqdns[0]?.text ?? keys[0]?.text ?? `row ${context.row + 1}`;
+  checkMisplacedNames(context, names);
+  checkMisplacedNames(context, hostnames);
+  checkMisplacedNames(context, fqdns);
   const named = keys.length + names.length + hostnames.length + fqdns.length > 0;
-  const addresses = checkAddresses(context, row, columns.get('ip_addresses'), named);
+  const addresses = checkAddresses(context, row, columns.addresses, named);
   if (!named && addresses === 0 && !context.findings.some((finding) => finding.severity === 'error')) {
     add(context, 'error', 'NO_IDENTITY', 'The record has no name, hostname, FQDN, IP address or key, so it cannot become an asset.');
   }
@@ -107,9 +161,9 @@ function validateAsset(context: RowContext, row: Row, columns: Map<MappingTarget
     for (const entry of hostnames) duplicates.check(context, 'hostname', entry.column, entry.text, label);
     for (const entry of names) duplicates.check(context, 'name', entry.column, entry.text, label);
   }
-  checkRange(context, row, columns.get('cpu_cores'), 'cpu_cores');
-  checkRange(context, row, columns.get('memory_mb'), 'memory_mb');
-  checkRange(context, row, columns.get('disk_gb'), 'disk_gb');
+  checkRange(context, row, columns.cpu, 'cpu_cores');
+  checkRange(context, row, columns.memory, 'memory_mb');
+  checkRange(context, row, columns.disk, 'disk_gb');
 }
 
 function validateRelation(context: RowContext, row: Row, columns: Map<MappingTarget, string[]>): void {
@@ -160,25 +214,31 @@ export function validateRecords(tables: Table[], analysis: SourceAnalysis): Vali
     const mappings = mapTable(table, tableAnalysis);
     const columns = columnsByTarget(mappings, table.id);
     const duplicates = new DuplicateIndex();
-    const keyedTable = (columns.get('source_key') ?? []).length > 0;
+    const keyedTable = (columns.get('source_key') ?? NO_COLUMNS).length > 0;
+    const plan = assetColumns(columns);
     let errorRows = 0;
     let warningRows = 0;
     let errorCount = 0;
     let warningCount = 0;
+    // One context for the whole table; it gets a fresh findings array only after a row used it.
+    const context: RowContext = { table: table.id, row: 0, findings: [] };
     for (let index = 0; index < table.rows.length; index++) {
       const row = table.rows[index];
-      const context: RowContext = { table: table.id, row: index, findings: [] };
+      context.row = index;
       if (tableAnalysis.role === 'relations') validateRelation(context, row, columns);
       else if (tableAnalysis.role === 'flows') validateFlow(context, row, columns);
-      else validateAsset(context, row, columns, duplicates, keyedTable);
+      else validateAsset(context, row, plan, duplicates, keyedTable);
       if (context.findings.length === 0) continue;
-      const errors = context.findings.filter((finding) => finding.severity === 'error').length;
+      const rowFindings = context.findings;
+      context.findings = [];
+      let errors = 0;
+      for (const finding of rowFindings) if (finding.severity === 'error') errors++;
       errorCount += errors;
-      warningCount += context.findings.length - errors;
-      findings.push(...context.findings);
+      warningCount += rowFindings.length - errors;
+      for (const finding of rowFindings) findings.push(finding);
       if (errors > 0) {
         errorRows++;
-        quarantine.push({ table: table.id, row: index, record: row, findings: context.findings });
+        quarantine.push({ table: table.id, row: index, record: row, findings: rowFindings });
       } else {
         warningRows++;
       }
