@@ -105,7 +105,7 @@ export class VersionConflictError extends Error {
 }
 
 const TERMINAL_STATUSES = ['completed', 'failed'];
-const UPSERT_BATCH = 1_000;
+const UPSERT_BATCH = 5_000;
 
 function stepRunRow(run: NewStepRun) {
   return { ...run, durationMs: run.endedAt.getTime() - run.startedAt.getTime() };
@@ -500,37 +500,51 @@ export class WorkflowStore {
     workflowId: string,
     rows: { key: string; row: AssetInput | DependencyInput }[],
   ): Promise<UpsertCounts> {
-    const { createdAt: _created, workflowId: owner, contentHash, updatedAt: _updated, ...rest } = getTableColumns(table);
-    // Every payload column takes the incoming value; only rows whose content hash changed are touched.
+    const { createdAt: _created, updatedAt: _updated, ...written } = getTableColumns(table);
     // (column names are camelCase in the schema and snake_case in the database: casing 'snake_case')
-    const set = Object.fromEntries(
-      Object.entries(rest)
-        .filter(([, column]) => column !== keyColumn)
-        .map(([name, column]) => [name, sql`excluded.${sql.identifier(column.name.replace(/[A-Z]/g, (c: string) => `_${c.toLowerCase()}`))}`]),
+    const columns = Object.entries(written).map(([field, column]) => ({
+      field,
+      name: column.name.replace(/[A-Z]/g, (c: string) => `_${c.toLowerCase()}`),
+      type: column.getSQLType(),
+      column,
+    }));
+    const names = sql.raw(columns.map((c) => `"${c.name}"`).join(', '));
+    const definition = sql.raw(columns.map((c) => `"${c.name}" ${c.type}`).join(', '));
+    // Every payload column takes the incoming value; only rows whose content hash changed are touched.
+    const set = sql.raw(
+      columns
+        .filter((c) => c.column !== keyColumn && c.field !== 'workflowId')
+        .map((c) => `"${c.name}" = excluded."${c.name}"`)
+        .concat('"updated_at" = now()')
+        .join(', '),
     );
+    const keyName = sql.raw(`"${columns.find((c) => c.column === keyColumn)!.name}"`);
     return this.db.transaction(async (tx) => {
       const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
       for (let i = 0; i < rows.length; i += UPSERT_BATCH) {
-        const batch = rows.slice(i, i + UPSERT_BATCH).map(({ row }) => ({ ...row, workflowId, contentHash: hashOf(row) }));
-        const written = await tx
-          .insert(table)
-          .values(batch as never[])
-          .onConflictDoUpdate({
-            target: [owner, keyColumn],
-            set: { ...set, contentHash: sql`excluded.content_hash`, updatedAt: sql`now()` },
-            setWhere: sql`${contentHash} is distinct from excluded.content_hash`,
-          })
-          .returning({ inserted: sql<boolean>`(xmax = 0)` });
-        const inserted = written.filter((w) => w.inserted).length;
+        const batch = rows.slice(i, i + UPSERT_BATCH).map(({ row }) => {
+          const full: Record<string, unknown> = { ...row, workflowId, contentHash: hashOf(row) };
+          return Object.fromEntries(columns.map((c) => [c.name, full[c.field] ?? null]));
+        });
+        // One JSON parameter per batch, unpacked server-side: far cheaper than thousands of bind values.
+        const result = rowsOf<{ inserted: boolean }>(
+          await tx.execute(sql`
+            insert into ${table} (${names})
+            select ${names} from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as r(${definition})
+            on conflict ("workflow_id", ${keyName}) do update set ${set}
+            where ${table}."content_hash" is distinct from excluded."content_hash"
+            returning (xmax = 0) as inserted`),
+        );
+        const inserted = result.filter((w) => w.inserted).length;
         counts.inserted += inserted;
-        counts.updated += written.length - inserted;
-        counts.unchanged += batch.length - written.length;
+        counts.updated += result.length - inserted;
+        counts.unchanged += batch.length - result.length;
       }
       const keys = JSON.stringify(rows.map((r) => r.key));
       const deleted = await tx
         .delete(table)
         // NOT IN over a subquery is hashed; `<> all(array)` would compare every row with every key.
-        .where(and(eq(owner, workflowId), sql`${keyColumn} not in (select jsonb_array_elements_text(${keys}::jsonb))`))
+        .where(and(eq(table.workflowId, workflowId), sql`${keyColumn} not in (select jsonb_array_elements_text(${keys}::jsonb))`))
         .returning({ key: keyColumn });
       counts.deleted = deleted.length;
       return counts;

@@ -6,7 +6,7 @@ import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/e
 import type { WorkflowView } from '../../src/engine/view.ts';
 import { DataError, TransientError } from '../../src/machine/errors.ts';
 import { MACHINE_VERSION } from '../../src/machine/machine.ts';
-import type { Phase } from '../../src/machine/table.ts';
+import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { DRIVERS, testDatabase } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { fakeSteps, hang, outputsFor, type StepBehaviour } from '../support/steps.ts';
@@ -54,16 +54,7 @@ for (const driver of DRIVERS) {
       expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
       expect(history.at(-1)!.seq).toBe(row!.version);
       expect(history.at(-1)).toMatchObject({ toPhase: 'completed', status: 'completed' });
-      expect(history.map((h) => h.toPhase)).toEqual([
-        'pending',
-        'data_source_analysis',
-        'data_validation',
-        'field_mapping',
-        'asset_classification',
-        'dependency_analysis',
-        'database_integration',
-        'completed',
-      ]);
+      expect(history.map((h) => h.toPhase)).toEqual(['pending', ...STEP_PHASES, 'completed']);
       expect(history[1]).toMatchObject({ eventType: 'START', fromPhase: 'pending' });
       expect(history[2]!.eventType).toBe('xstate.done.actor.step.data_source_analysis');
       expect(engine.liveCount).toBe(0);

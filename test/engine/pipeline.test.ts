@@ -3,6 +3,7 @@ import type { WorkflowStore } from '../../src/db/store.ts';
 import type { WorkflowEngine } from '../../src/engine/engine.ts';
 import { createStepActors, createStepBodies } from '../../src/engine/steps.ts';
 import { analyseDependencies, analyseSource, classifyAssets, mapFields, parseInputs, validateRecords } from '../../src/handlers/index.ts';
+import { STEP_PHASES } from '../../src/machine/table.ts';
 import { wireService } from '../../src/server/service.ts';
 import { cmfIntakeCsv, serviceNowCiCsv, serviceNowRelCsv, utf8 } from '../fixtures/generate.ts';
 import { testDatabase } from '../support/db.ts';
@@ -71,14 +72,7 @@ describe('the real pipeline through the engine', () => {
       expect(counts.dependencies).toEqual({ inserted: 0, updated: 0, unchanged: edges.items.length, deleted: 0 });
       expect((await store.listAssets(created.id, { limit: 1000 })).items).toHaveLength(assets.items.length);
       const runs = await store.listStepRuns(created.id, { limit: 100 });
-      expect(runs.items.map((r) => r.phase)).toEqual([
-        'data_source_analysis',
-        'data_validation',
-        'field_mapping',
-        'asset_classification',
-        'dependency_analysis',
-        'database_integration',
-      ]);
+      expect(runs.items.map((r) => r.phase)).toEqual([...STEP_PHASES]);
     } finally {
       await engine?.stop();
     }
