@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../src/db/client.ts';
 import { WorkflowStore } from '../src/db/store.ts';
+import { recreateDatabase } from '../test/support/db.ts';
 
 /** Where a phase finds its database: a scratch PostgreSQL database, or the one in-memory PGlite. */
 export type BenchTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; handle: DatabaseHandle };
@@ -31,16 +32,7 @@ export async function createScratch(baseUrl: string | null): Promise<Scratch> {
     return { target: { kind: 'pglite', handle }, name: 'pglite (in memory)', drop: () => handle.close() };
   }
   const name = `discovery_bench_${process.pid}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`drop database if exists "${name}" with (force)`);
-    await admin.query(`create database "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
+  const url = new URL(await recreateDatabase(baseUrl, name));
   const handle = await openDatabase({ url: url.toString() }, { poolSize: 1 });
   await createFloorTable(handle);
   await handle.close();

@@ -157,10 +157,6 @@ function cursorOrThrow(cursor: string | undefined, arity: number): (string | num
 export class WorkflowStore {
   constructor(readonly db: Database) {}
 
-  async ping(): Promise<void> {
-    await this.db.execute(sql`select 1`);
-  }
-
   /** Inserts a workflow with its first audit row and its files, atomically. */
   async createWorkflow(row: NewWorkflowRow, transition: NewTransitionRow, files: NewDatasetFile[]): Promise<void> {
     // One statement, so one round trip and atomic without BEGIN/COMMIT; the foreign keys are

@@ -15,7 +15,6 @@ export interface WriterOptions {
   /** Independent writers; a workflow always goes to the same one. */
   lanes?: number;
   maxBatch?: number;
-  onBatch?: (size: number, seconds: number) => void;
   onRunsLost?: (error: unknown, count: number) => void;
 }
 
@@ -48,7 +47,6 @@ class Lane {
   }
 
   private async commit(batch: Pending[], runs: NewStepRun[]): Promise<void> {
-    const started = performance.now();
     try {
       const { conflicts } = await this.store.persistChanges(
         batch.map((p) => p.change),
@@ -56,7 +54,6 @@ class Lane {
       );
       this.stats.batches += 1;
       this.stats.changes += batch.length;
-      this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
       // Only the workflows another writer changed first lose; the rest of the batch is committed.
       const losers = new Set(conflicts);
       for (const p of batch) {

@@ -3,7 +3,6 @@ import { toErrorRecord, type ErrorRecord } from './errors.ts';
 import { backoffDelay, resolvePolicy, type RetryOptions } from './policy.ts';
 import {
   COMPLETION_FLAGS,
-  OUTPUT_KEYS,
   PHASE_SPECS,
   STEP_PHASES,
   nextPhase,
@@ -12,7 +11,7 @@ import {
   type OutputKey,
   type Phase,
 } from './table.ts';
-import { missingOutputs, retryRejection } from './validator.ts';
+import { MissingOutputsError, missingOutputs, retryRejection } from './validator.ts';
 
 /** Bump when states, context shape or step inputs change: older snapshots then need a migration. */
 export const MACHINE_VERSION = 1;
@@ -199,15 +198,7 @@ const workflowSetup = setup({
     recordMissingOutputs: assign(({ context, event }, params: { phase: Phase }) => {
       const output = (event as { output?: StepOutput }).output;
       const missing = missingOutputs(params.phase, { ...context.outputs, ...(output?.outputs ?? {}) });
-      const record: ErrorRecord = {
-        code: 'MISSING_OUTPUTS',
-        phase: params.phase,
-        attempt: context.attempt,
-        message: `Step ${params.phase} finished without its required outputs: ${missing.join(', ')}.`,
-        hint: 'This is a defect in the step implementation; report it with the workflow id.',
-        at: new Date().toISOString(),
-        retryable: false,
-      };
+      const record = toErrorRecord(new MissingOutputsError(params.phase, missing), params.phase, context.attempt);
       return { errors: pushError(context.errors, record), failedPhase: params.phase };
     }),
     recordCancel: assign(({ context, event }, params: { phase: Phase | 'pending' }) => {
@@ -344,4 +335,3 @@ export const workflowMachine = workflowSetup.createMachine({
 
 export type WorkflowMachine = typeof workflowMachine;
 
-export { OUTPUT_KEYS };

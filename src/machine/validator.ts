@@ -16,7 +16,7 @@ export class InvalidTransitionError extends DiscoveryError {
 export class MissingOutputsError extends DiscoveryError {
   constructor(phase: Phase, missing: OutputKey[]) {
     super('MISSING_OUTPUTS', `Phase ${phase} cannot complete: required outputs missing: ${missing.join(', ')}.`, false, {
-      hint: 'The step must produce these outputs before the workflow may move on.',
+      hint: 'The step must produce these outputs before the workflow may move on; this is a defect in the step implementation, report it with the workflow id.',
     });
   }
 }

@@ -15,9 +15,13 @@ const cache = globalThis as typeof globalThis & { __discoveryTestDbs?: Map<Drive
 export const DRIVERS: DriverKind[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
 /** A new, empty PostgreSQL database next to the one in `baseUrl`, named with `suffix`. */
-export async function freshPostgresUrl(baseUrl: string, suffix: string): Promise<string> {
+export function freshPostgresUrl(baseUrl: string, suffix: string): Promise<string> {
+  return recreateDatabase(baseUrl, `${new URL(baseUrl).pathname.slice(1) || 'postgres'}_${suffix}`);
+}
+
+/** Drops (with force) and creates database `name` on the server of `baseUrl`; returns its URL. */
+export async function recreateDatabase(baseUrl: string, name: string): Promise<string> {
   const url = new URL(baseUrl);
-  const name = `${url.pathname.slice(1) || 'postgres'}_${suffix}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   try {
