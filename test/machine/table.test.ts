@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyStateNode } from 'xstate';
 import { workflowMachine } from '../../src/machine/machine.ts';
 import { TOP_PHASES, TRANSITIONS, type TopPhase } from '../../src/machine/table.ts';
-import { WorkflowStateValidator, missingOutputs, retryRejection } from '../../src/machine/validator.ts';
+import { MissingOutputsError, WorkflowStateValidator, missingOutputs, retryRejection } from '../../src/machine/validator.ts';
 
 function descendants(node: AnyStateNode): AnyStateNode[] {
   return [node, ...Object.values(node.states).flatMap(descendants)];
@@ -61,8 +61,8 @@ describe('WorkflowStateValidator', () => {
 
   it('names the missing required outputs of a phase', () => {
     expect(missingOutputs('data_source_analysis', { cmdb_data: {} })).toEqual(['source_analysis']);
-    expect(() => WorkflowStateValidator.assertCanComplete('data_source_analysis', {})).toThrow(/cmdb_data, source_analysis/);
-    expect(() => WorkflowStateValidator.assertCanComplete('field_mapping', { field_mappings: {} })).not.toThrow();
+    expect(new MissingOutputsError('data_source_analysis', missingOutputs('data_source_analysis', {})).message).toMatch(/cmdb_data, source_analysis/);
+    expect(missingOutputs('field_mapping', { field_mappings: {} })).toEqual([]);
   });
 
   it('explains why a partial restart cannot run', () => {
