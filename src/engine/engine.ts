@@ -54,15 +54,13 @@ export interface SendMeta {
   actor?: string | null;
 }
 
-export interface CreateRequest {
+export interface CreateRequest extends SendMeta {
   name: string;
   files: NewDatasetFile[];
   /** The files already parsed (by checkUpload), handed to the first step so it parses nothing. */
   tables?: Table[];
   options?: WorkflowInput['options'];
   autoStart: boolean;
-  correlationId?: string | null;
-  actor?: string | null;
 }
 
 interface Live {
@@ -172,12 +170,10 @@ export class WorkflowEngine {
         seq: 1,
         eventType: 'workflow.created',
         event: { type: 'workflow.created', files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) },
-        fromPhase: null,
         toPhase: phase,
         value: snapshot.value,
         status,
         at: now,
-        durationMs: null,
         correlationId: request.correlationId ?? null,
         actor: request.actor ?? null,
       },
