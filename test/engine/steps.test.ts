@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise, waitFor } from 'xstate';
 import type { WorkflowStore } from '../../src/db/store.ts';
-import { createStepActors, type StepOutcome } from '../../src/engine/steps.ts';
+import { createStepActors, createStepBodies, type StepOutcome } from '../../src/engine/steps.ts';
 import { workflowMachine, type StepInput, type StepOutput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { testDatabase, truncateAll } from '../support/db.ts';
@@ -98,5 +98,22 @@ describe('step adapter', () => {
     second.subscribe({ error: () => {} });
     second.start();
     await expect(toPromise(second)).resolves.toEqual(outputsFor('data_source_analysis'));
+  });
+
+  it('fails at once, without burning retries, when an earlier phase\'s stored output is missing', async () => {
+    // The real integration step reads the classified assets and the dependency graph; neither was stored.
+    const real = createStepBodies({ store, logger: testLogger() });
+    const steps = createStepActors({ store, logger: testLogger() }, bodies({ database_integration: real.database_integration }));
+    const actor = createActor(workflowMachine.provide({ actors: steps }), {
+      input: { workflowId, name: 't', options: { retry: { retries: 3, initialDelayMs: 1 } } },
+    });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    actor.send({ type: 'START' });
+    const done = await waitFor(actor, (s) => s.matches('failed') || s.status === 'done', { timeout: 5_000 });
+    expect(done.value).toBe('failed');
+    expect(done.context.attempts.database_integration).toBe(1);
+    expect(done.context.errors.map((e) => [e.phase, e.code, e.retryable])).toEqual([['database_integration', 'ARTIFACT_MISSING', false]]);
+    expect(done.context.errors[0]!.hint).toMatch(/RETRY with fromPhase data_source_analysis/);
   });
 });
