@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AnyStateNode } from 'xstate';
 import { workflowMachine } from '../../src/machine/machine.ts';
-import { TOP_PHASES, TRANSITIONS, type TopPhase } from '../../src/machine/table.ts';
+import { TERMINAL_PHASES, TOP_PHASES, TRANSITIONS, type TopPhase } from '../../src/machine/table.ts';
 import { MissingOutputsError, WorkflowStateValidator, missingOutputs, retryRejection } from '../../src/machine/validator.ts';
 
 function descendants(node: AnyStateNode): AnyStateNode[] {
@@ -57,6 +57,14 @@ describe('WorkflowStateValidator', () => {
       /cannot move from data_validation to asset_classification; from data_validation it may move to field_mapping, failed/,
     );
     expect(() => WorkflowStateValidator.assertTransition('completed', 'retrying')).toThrow(/terminal/);
+  });
+
+  it('lists as terminal exactly the phases where nothing runs and nothing moves on by itself', () => {
+    const atRest = Object.values(workflowMachine.root.states)
+      .filter((node) => descendants(node).every((n) => n.invoke.length === 0 && (n.always ?? []).length === 0))
+      .filter((node) => !descendants(node).some((n) => n.ownEvents.includes('START')))
+      .map((node) => node.key);
+    expect(atRest).toEqual([...TERMINAL_PHASES]);
   });
 
   it('names the missing required outputs of a phase', () => {
