@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../src/db/client.ts';
-import { WorkflowStore } from '../src/db/store.ts';
-import { recreateDatabase } from '../test/support/db.ts';
+import { createStore, type WorkflowStore } from '../src/db/store.ts';
+import { recreateDatabase, truncateAll } from '../test/support/db.ts';
 
 /** Where a phase finds its database: a scratch PostgreSQL database, or the one in-memory PGlite. */
 export type BenchTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; handle: DatabaseHandle };
@@ -58,17 +58,17 @@ async function createFloorTable(handle: DatabaseHandle): Promise<void> {
 /** Opens the target for one phase, with the service's default pool size unless told otherwise. */
 export async function openPhaseDatabase(target: BenchTarget, poolSize?: number): Promise<PhaseDatabase> {
   if (target.kind === 'pglite') {
-    return { kind: 'pglite', handle: target.handle, store: new WorkflowStore(target.handle.db), close: async () => {} };
+    return { kind: 'pglite', handle: target.handle, store: createStore(target.handle.db), close: async () => {} };
   }
   const handle = await openDatabase({ url: target.url }, { migrate: false, ...(poolSize ? { poolSize } : {}) });
-  return { kind: 'postgres', handle, store: new WorkflowStore(handle.db), close: () => handle.close() };
+  return { kind: 'postgres', handle, store: createStore(handle.db), close: () => handle.close() };
 }
 
 /** Empties the service's tables (and the floor table) so each measurement starts from the same state. */
 export async function resetTables(target: BenchTarget): Promise<void> {
   const db = await openPhaseDatabase(target, 1);
   try {
-    await db.store.truncateAll();
+    await truncateAll(db.store);
     await db.handle.db.execute(sql.raw(`truncate ${FLOOR_TABLE}`));
     if (db.kind === 'postgres') await db.handle.db.execute(sql.raw('vacuum analyze'));
   } finally {

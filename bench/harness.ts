@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { WorkflowEngine } from '../src/engine/engine.ts';
 import type { Logger } from '../src/engine/logger.ts';
 import { createStepActors } from '../src/engine/steps.ts';
-import type { WorkflowStatus } from '../src/engine/view.ts';
+import type { WorkflowStatus } from '../src/machine/table.ts';
 import type { StepOutput } from '../src/machine/machine.ts';
 import { PHASE_SPECS, STEP_PHASES, type Phase } from '../src/machine/table.ts';
 import { wireService } from '../src/server/service.ts';

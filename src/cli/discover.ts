@@ -3,7 +3,9 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { openDatabase, type DatabaseHandle } from '../db/client.ts';
-import { WorkflowStore } from '../db/store.ts';
+import { createStore } from '../db/store.ts';
+import { ARTIFACT } from '../engine/artifacts.ts';
+import { WorkflowQueries } from '../engine/queries.ts';
 import { WorkflowEngine } from '../engine/engine.ts';
 import { createStepActors } from '../engine/steps.ts';
 import type { WorkflowView } from '../engine/view.ts';
@@ -46,7 +48,7 @@ function bar(done: number, total: number, width = 18): string {
 /** Runs one workflow to a settled state and gathers its results. */
 export async function discover(options: DiscoverOptions, handle?: DatabaseHandle): Promise<DiscoveryRun> {
   const db = handle ?? (await openDatabase(options.database));
-  const store = new WorkflowStore(db.db);
+  const store = createStore(db.db);
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   let settle: (view: WorkflowView) => void = () => {};
   const settled = new Promise<WorkflowView>((resolve) => (settle = resolve));
@@ -67,7 +69,7 @@ export async function discover(options: DiscoverOptions, handle?: DatabaseHandle
     if (view.status === 'backoff') options.onProgress?.(`    retrying ${view.phase} at ${view.wakeAt}: ${view.errors.at(-1)?.message ?? ''}`);
     if (view.status === 'completed' || view.status === 'failed' || view.status === 'awaiting_review') settle(view);
   };
-  const steps = createStepActors({ store, logger, maxUploadBytes: Number.MAX_SAFE_INTEGER });
+  const steps = createStepActors({ store, logger });
   const engine = new WorkflowEngine({ store, steps, logger, onCommitted });
   try {
     const created = await engine.create({
@@ -85,13 +87,13 @@ export async function discover(options: DiscoverOptions, handle?: DatabaseHandle
       view = await next;
     }
     await engine.idle();
-    const final = await engine.get(created.id);
+    const final = await new WorkflowQueries({ store, maxUploadBytes: Number.POSITIVE_INFINITY }).get(created.id);
     return {
       view: final,
-      mappings: await store.getArtifact<MappingOutput>(created.id, 'field_mappings'),
-      classification: await store.getArtifact<ClassificationOutput>(created.id, 'asset_classes'),
-      dependencies: await store.getArtifact<DependencyOutput>(created.id, 'dependencies'),
-      validation: await store.getArtifact<ValidationOutput>(created.id, 'validation'),
+      mappings: await store.getArtifact<MappingOutput>(created.id, ARTIFACT.mappings),
+      classification: await store.getArtifact<ClassificationOutput>(created.id, ARTIFACT.assets),
+      dependencies: await store.getArtifact<DependencyOutput>(created.id, ARTIFACT.dependencies),
+      validation: await store.getArtifact<ValidationOutput>(created.id, ARTIFACT.validation),
     };
   } finally {
     await engine.stop();

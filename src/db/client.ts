@@ -40,3 +40,8 @@ export async function openDatabase(config: DatabaseConfig, options: { migrate?: 
   }
   return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
 }
+
+/** The rows of a raw `db.execute` result: both drivers return `{ rows }`. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}

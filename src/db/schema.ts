@@ -1,4 +1,8 @@
 import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import type { Phase, TopPhase, WorkflowStatus } from '../machine/table.ts';
+
+/** How one step attempt ended. */
+export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',
@@ -10,8 +14,8 @@ export const workflows = pgTable(
   {
     id: text().primaryKey(),
     name: text().notNull(),
-    phase: text().notNull(),
-    status: text().notNull(),
+    phase: text().$type<TopPhase>().notNull(),
+    status: text().$type<WorkflowStatus>().notNull(),
     snapshot: jsonb().notNull(),
     machineVersion: integer().notNull(),
     /** Optimistic concurrency: every persisted change adds one; equals the last audit seq. */
@@ -36,10 +40,10 @@ export const workflowTransitions = pgTable(
     seq: integer().notNull(),
     eventType: text().notNull(),
     event: jsonb().notNull(),
-    fromPhase: text(),
-    toPhase: text().notNull(),
+    fromPhase: text().$type<TopPhase>(),
+    toPhase: text().$type<TopPhase>().notNull(),
     value: jsonb().notNull(),
-    status: text().notNull(),
+    status: text().$type<WorkflowStatus>().notNull(),
     at: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     durationMs: integer(),
     correlationId: text(),
@@ -92,12 +96,12 @@ export const stepRuns = pgTable(
     workflowId: text()
       .notNull()
       .references(() => workflows.id, { onDelete: 'cascade' }),
-    phase: text().notNull(),
+    phase: text().$type<Phase>().notNull(),
     attempt: integer().notNull(),
     startedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
     endedAt: timestamp({ withTimezone: true, mode: 'date' }),
     durationMs: integer(),
-    outcome: text().notNull(),
+    outcome: text().$type<StepOutcome>().notNull(),
     error: jsonb(),
   },
   (t) => [index('step_runs_workflow_idx').on(t.workflowId, t.id), index('step_runs_started_idx').on(t.startedAt)],

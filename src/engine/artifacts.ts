@@ -1,4 +1,23 @@
-import type { WorkflowStore } from '../db/store.ts';
+import type { ArtifactStore } from '../db/artifacts.ts';
+import type { ClassificationOutput, DependencyOutput, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
+
+/** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
+export const ARTIFACT = {
+  analysis: 'source_analysis',
+  validation: 'validation',
+  mappings: 'field_mappings',
+  assets: 'asset_classes',
+  dependencies: 'dependencies',
+} as const;
+
+export interface Artifacts {
+  analysis: SourceAnalysis;
+  validation: ValidationOutput;
+  mappings: MappingOutput;
+  assets: ClassificationOutput;
+  dependencies: DependencyOutput;
+}
+export type ArtifactName = keyof typeof ARTIFACT;
 
 interface Entry {
   /** Parsed tables: derived from the workflow's files, which never change, so always current. */
@@ -17,7 +36,7 @@ export class ArtifactCache {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly store: WorkflowStore,
+    private readonly store: Pick<ArtifactStore, 'putArtifact' | 'artifactVersion' | 'getArtifactVersioned'>,
     private readonly maxWorkflows = 4,
   ) {}
 
@@ -38,6 +57,11 @@ export class ArtifactCache {
     const entry = this.entry(workflowId);
     if (entry.tables === undefined) entry.tables = await parse();
     return entry.tables as T;
+  }
+
+  /** Keeps tables parsed at upload, so the first step does not parse the same files again. */
+  primeTables(workflowId: string, tables: unknown): void {
+    this.entry(workflowId).tables = tables;
   }
 
   async put(workflowId: string, key: string, value: unknown): Promise<void> {

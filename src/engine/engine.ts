@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { createActor, type Actor, type AnyEventObject, type InspectionEvent } from 'xstate';
-import type { NewDatasetFile, NewStepRun, WorkflowStore } from '../db/store.ts';
-import { VersionConflictError } from '../db/store.ts';
+import type { NewStepRun } from '../db/history.ts';
 import type { WorkflowRow } from '../db/schema.ts';
+import type { WorkflowStore } from '../db/store.ts';
+import { VersionConflictError, type NewDatasetFile } from '../db/workflows.ts';
+import type { Table } from '../handlers/types.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
-import { PHASE_SPECS, isStepPhase, type Phase, type TopPhase } from '../machine/table.ts';
+import { TERMINAL_STATUSES, type Phase, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
+import type { ArtifactCache } from './artifacts.ts';
 import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
-import { sanitizeEvent } from './events.ts';
+import { logTransition, sanitizeEvent } from './events.ts';
+import { LeaseKeeper } from './leases.ts';
 import type { Logger } from './logger.ts';
-import { ACCEPTED_EVENTS, phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowStatus, type WorkflowView } from './view.ts';
+import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowView } from './view.ts';
 import { GroupCommitWriter } from './writer.ts';
 
 export interface EngineDeps {
@@ -34,6 +38,8 @@ export interface EngineDeps {
   idleFailedMs?: number;
   /** Snapshot migrations by source version (default: src/machine/migrations.ts). */
   migrations?: Readonly<Record<number, SnapshotMigration>>;
+  /** The artefact cache the steps read; a create primes it with the tables parsed at upload. */
+  artifacts?: ArtifactCache;
 }
 
 export interface CommittedChange {
@@ -48,13 +54,13 @@ export interface SendMeta {
   actor?: string | null;
 }
 
-export interface CreateRequest {
+export interface CreateRequest extends SendMeta {
   name: string;
   files: NewDatasetFile[];
+  /** The files already parsed (by checkUpload), handed to the first step so it parses nothing. */
+  tables?: Table[];
   options?: WorkflowInput['options'];
   autoStart: boolean;
-  correlationId?: string | null;
-  actor?: string | null;
 }
 
 interface Live {
@@ -72,8 +78,6 @@ interface Live {
   stopped: boolean;
 }
 
-const TERMINAL: readonly WorkflowStatus[] = ['completed', 'failed'];
-
 /** Owns the live actors: creates, restores, sends, and persists every change through the group writer. */
 export class WorkflowEngine {
   private readonly live = new Map<string, Live>();
@@ -82,26 +86,32 @@ export class WorkflowEngine {
   private readonly writer: GroupCommitWriter;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  private readonly heartbeat: NodeJS.Timeout;
-  readonly instanceId: string;
-  private readonly leaseMs: number;
+  private readonly leases: LeaseKeeper;
 
   constructor(private readonly deps: EngineDeps) {
     this.machine = workflowMachine.provide({ actors: deps.steps });
     this.writer = new GroupCommitWriter(deps.store, {
       onRunsLost: (error, count) => deps.logger.warn({ err: error, count }, 'step-run records not stored'),
     });
-    this.instanceId = deps.instanceId ?? randomUUID();
-    this.leaseMs = deps.leaseMs ?? 30_000;
-    // Renew our leases well before they run out, and adopt workflows whose instance died.
-    let beats = 0;
-    this.heartbeat = setInterval(() => {
-      beats += 1;
-      this.evictIdleFailed();
-      void this.renewLeases();
-      if (beats % 3 === 0) void this.adoptOrphans();
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
-    this.heartbeat.unref();
+    this.leases = new LeaseKeeper({
+      store: deps.store,
+      logger: deps.logger,
+      instanceId: deps.instanceId ?? randomUUID(),
+      leaseMs: deps.leaseMs ?? 30_000,
+      held: () => [...this.live.keys()],
+      lost: (id) => {
+        const live = this.live.get(id);
+        if (!live) return;
+        deps.logger.warn({ workflowId: id }, 'lease lost to another instance; actor stopped here');
+        this.evict(live, false);
+      },
+      adopt: async () => (await this.restoreAll({ quiet: true })).restored,
+      onBeat: () => this.evictIdleFailed(),
+    });
+  }
+
+  get instanceId(): string {
+    return this.leases.instanceId;
   }
 
   private evictIdleFailed(): void {
@@ -109,31 +119,7 @@ export class WorkflowEngine {
     const idle = [...this.live.values()].filter((l) => l.phase === 'failed' && l.changedAt < cutoff);
     if (idle.length === 0) return;
     for (const live of idle) this.evict(live, false);
-    void this.deps.store.releaseLeases(this.instanceId, idle.map((l) => l.id)).catch(() => {});
-  }
-
-  private async renewLeases(): Promise<void> {
-    try {
-      const lost = await this.deps.store.renewLeases(this.instanceId, [...this.live.keys()], this.leaseMs);
-      for (const id of lost) {
-        const live = this.live.get(id);
-        if (!live) continue;
-        this.deps.logger.warn({ workflowId: id }, 'lease lost to another instance; actor stopped here');
-        this.evict(live, false);
-      }
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'leases not renewed');
-    }
-  }
-
-  private async adoptOrphans(): Promise<void> {
-    if (this.stopping) return;
-    try {
-      const { restored } = await this.restoreAll({ quiet: true });
-      if (restored > 0) this.deps.logger.info({ restored }, 'adopted workflows of an instance that stopped renewing its leases');
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'orphan check failed');
-    }
+    void this.leases.release(idle.map((l) => l.id));
   }
 
   get liveCount(): number {
@@ -175,7 +161,7 @@ export class WorkflowEngine {
         version: 1,
         correlationId: request.correlationId ?? null,
         owner: this.instanceId,
-        leaseUntil: new Date(now.getTime() + this.leaseMs),
+        leaseUntil: this.leases.leaseUntil(now),
         createdAt: now,
         updatedAt: now,
       },
@@ -184,18 +170,17 @@ export class WorkflowEngine {
         seq: 1,
         eventType: 'workflow.created',
         event: { type: 'workflow.created', files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) },
-        fromPhase: null,
         toPhase: phase,
         value: snapshot.value,
         status,
         at: now,
-        durationMs: null,
         correlationId: request.correlationId ?? null,
         actor: request.actor ?? null,
       },
       request.files,
     );
     this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, files: request.files.length }, 'workflow created');
+    if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
     const live = this.attach(id, actor, { version: 1, persistedJson: JSON.stringify(persisted), correlationId: request.correlationId ?? null, createdAt: now });
     if (request.autoStart) return this.send(id, { type: 'START' }, { correlationId: request.correlationId, actor: request.actor });
     return toView(snapshot.value, snapshot.context, { version: live.version, correlationId: live.correlationId, createdAt: now, updatedAt: now });
@@ -234,21 +219,14 @@ export class WorkflowEngine {
     return view;
   }
 
-  /** The committed view, read from the database (the source of truth). */
-  async get(id: string, options: { raw?: boolean } = {}): Promise<WorkflowView> {
-    const row = await this.deps.store.getWorkflow(id);
-    if (!row) throw new WorkflowNotFoundError(id);
-    return rowToView(row, options.raw ?? false);
-  }
-
-  acceptedEvents(snapshot: WorkflowSnapshot): string[] {
+  private acceptedEvents(snapshot: WorkflowSnapshot): string[] {
     return EVENT_TYPES.filter((type) => snapshot.can({ type } as WorkflowEvent));
   }
 
   /** Restores every unfinished workflow from its snapshot; each carries on where it stopped. */
   async restoreAll(options: { quiet?: boolean } = {}): Promise<{ restored: number; skipped: number }> {
     if (this.stopping) return { restored: 0, skipped: 0 };
-    const rows = await this.deps.store.claimUnfinished(this.instanceId, this.leaseMs);
+    const rows = await this.leases.claimUnfinished();
     let restored = 0;
     let skipped = 0;
     for (const row of rows) {
@@ -268,7 +246,7 @@ export class WorkflowEngine {
   /** Stops every actor without recording anything as failed, then waits for pending writes. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.heartbeat);
+    this.leases.stop();
     for (const timer of this.retryTimers) clearTimeout(timer);
     const ids = [...this.live.keys()];
     for (const live of this.live.values()) {
@@ -278,7 +256,7 @@ export class WorkflowEngine {
     this.live.clear();
     await this.writer.idle();
     // Hand the workflows back at once, so another instance need not wait for the leases to run out.
-    await this.deps.store.releaseLeases(this.instanceId, ids).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'leases not released'));
+    await this.leases.release(ids);
   }
 
   /** Waits until every change enqueued so far is committed. */
@@ -294,7 +272,7 @@ export class WorkflowEngine {
     if (!loading) {
       loading = (async () => {
         // Claim first: the claim returns the row, so the usual case costs one round trip.
-        const claimed = await this.deps.store.claim(id, this.instanceId, this.leaseMs);
+        const claimed = await this.leases.claim(id);
         if (claimed) return this.live.get(id) ?? this.restore(claimed);
         const row = await this.deps.store.getWorkflow(id);
         if (!row) throw new WorkflowNotFoundError(id);
@@ -375,13 +353,7 @@ export class WorkflowEngine {
     const from = live.phase;
     const to = phaseOf(snapshot.value);
     try {
-      // A retrying workflow passes through `retrying` within one macrostep; check both hops.
-      if (from === 'failed' && to !== 'failed' && to !== 'retrying') {
-        WorkflowStateValidator.assertTransition('failed', 'retrying');
-        WorkflowStateValidator.assertTransition('retrying', to);
-      } else {
-        WorkflowStateValidator.assertTransition(from, to);
-      }
+      WorkflowStateValidator.assertMacrostep(from, to);
     } catch (error) {
       // Never persist a move the table forbids; the stored state stays the last valid one.
       this.deps.logger.error({ workflowId: live.id, err: error, from, to }, 'invalid transition refused');
@@ -397,7 +369,7 @@ export class WorkflowEngine {
     live.phase = to;
     const durationMs = now - live.changedAt;
     live.changedAt = now;
-    this.logTransition(live, snapshot, from, to, status, durationMs);
+    logTransition(this.deps.logger, { workflowId: live.id, correlationId: live.correlationId }, snapshot.context, { from, to, status, durationMs });
     const committed = this.writer.enqueue({
       workflowId: live.id,
       expectedVersion,
@@ -443,34 +415,21 @@ export class WorkflowEngine {
     );
   }
 
-  /** One log line per retry scheduled, failure, recovery and completion. */
-  private logTransition(live: Live, snapshot: WorkflowSnapshot, from: TopPhase, to: TopPhase, status: WorkflowStatus, durationMs: number): void {
-    const { context } = snapshot;
-    const fields = { workflowId: live.id, correlationId: live.correlationId };
-    const lastError = context.errors.at(-1);
-    if (status === 'backoff' && lastError) {
-      this.deps.logger.warn(
-        { ...fields, phase: to, attempt: context.attempt, delayMs: Math.max(0, (context.wakeAt ?? 0) - Date.now()), code: lastError.code, error: lastError.message },
-        'step retry scheduled',
-      );
-    } else if (to === 'failed' && from !== 'failed' && lastError) {
-      this.deps.logger.error({ ...fields, phase: lastError.phase, attempt: lastError.attempt, code: lastError.code, error: lastError.message }, 'workflow failed');
-    } else if (from !== to && isStepPhase(from) && context.attempt > 1 && context.flags[PHASE_SPECS[from].flag]) {
-      this.deps.logger.info({ ...fields, phase: from, attempts: context.attempt }, 'step recovered after retries');
-    }
-    if (to === 'completed') this.deps.logger.info({ ...fields, durationMs }, 'workflow completed');
-  }
-
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
   private evict(live: Live, resume: boolean): void {
     if (live.stopped) return;
     live.stopped = true;
     live.actor.stop();
     if (this.live.get(live.id) === live) this.live.delete(live.id);
-    if (!resume || this.stopping) return;
+    if (resume) this.scheduleResume(live.id);
+  }
+
+  /** Reloads a workflow from its row a little later (the database or the actor had a problem), until it works. */
+  private scheduleResume(id: string): void {
+    if (this.stopping) return;
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
-      void this.resume(live.id);
+      void this.resume(id);
     }, this.deps.retryPersistAfterMs ?? 1_000);
     timer.unref();
     this.retryTimers.add(timer);
@@ -479,31 +438,11 @@ export class WorkflowEngine {
   private async resume(id: string): Promise<void> {
     try {
       if (this.live.has(id) || this.stopping) return;
-      const row = await this.deps.store.claim(id, this.instanceId, this.leaseMs);
-      if (row && !TERMINAL.includes(row.status as WorkflowStatus) && !this.live.has(id)) this.restore(row);
+      const row = await this.leases.claim(id);
+      if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row);
     } catch (error) {
       this.deps.logger.error({ workflowId: id, err: error }, 'workflow could not be resumed; retrying');
-      const timer = setTimeout(() => {
-        this.retryTimers.delete(timer);
-        void this.resume(id);
-      }, this.deps.retryPersistAfterMs ?? 1_000);
-      timer.unref();
-      this.retryTimers.add(timer);
+      this.scheduleResume(id);
     }
   }
-}
-
-export function rowToView(row: WorkflowRow, raw: boolean): WorkflowView {
-  const snapshot = row.snapshot as WorkflowSnapshot;
-  const view = toView(snapshot.value, snapshot.context, {
-    version: row.version,
-    correlationId: row.correlationId,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  });
-  if (row.status === 'needs_migration') {
-    view.status = 'needs_migration';
-    view.accepted = ACCEPTED_EVENTS.needs_migration;
-  }
-  return raw ? { ...view, raw: row.snapshot } : view;
 }

@@ -1,60 +1,64 @@
-import type { TopPhase } from '../machine/table.ts';
-import type { WorkflowStatus } from './view.ts';
+import { AppError } from '../errors.ts';
+import type { TopPhase, WorkflowStatus } from '../machine/table.ts';
 
-/** Errors the engine reports to its callers; the server maps each to one HTTP status. */
-export class EngineError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+// The errors the engine reports to its callers, each with the HTTP status the server answers with.
 
-export class WorkflowNotFoundError extends EngineError {
+export class WorkflowNotFoundError extends AppError {
   constructor(id: string) {
-    super('WORKFLOW_NOT_FOUND', `No workflow has id ${id}. List workflows with GET /workflows.`);
+    super('WORKFLOW_NOT_FOUND', `No workflow has id ${id}. List workflows with GET /workflows.`, { status: 404 });
   }
 }
 
-export class EventNotAcceptedError extends EngineError {
-  constructor(eventType: string, phase: TopPhase, status: WorkflowStatus, accepted: string[], reason?: string) {
+export class EventNotAcceptedError extends AppError {
+  constructor(eventType: string, phase: TopPhase, status: WorkflowStatus, accepted: readonly string[], reason?: string) {
     const because = reason ?? `In phase ${phase} (status ${status}) the workflow accepts ${accepted.length ? accepted.join(', ') : 'no events'}.`;
-    super('EVENT_NOT_ACCEPTED', `Event ${eventType} is not accepted now. ${because}`, { phase, status, accepted });
+    super('EVENT_NOT_ACCEPTED', `Event ${eventType} is not accepted now. ${because}`, { status: 409, details: { phase, status, accepted } });
   }
 }
 
-export class ConflictError extends EngineError {
+export class ConflictError extends AppError {
   constructor(id: string) {
-    super('VERSION_CONFLICT', `Workflow ${id} was changed by another writer at the same time; read it again and resend if still needed.`);
+    super('VERSION_CONFLICT', `Workflow ${id} was changed by another writer at the same time; read it again and resend if still needed.`, { status: 409 });
   }
 }
 
-export class NeedsMigrationError extends EngineError {
+export class NeedsMigrationError extends AppError {
   constructor(id: string, found: number, expected: number) {
     super(
       'NEEDS_MIGRATION',
       `Workflow ${id} was stored by machine version ${found}, this service runs version ${expected}; it is left untouched until migrated.`,
-      { machineVersion: found, expected },
+      { status: 409, details: { machineVersion: found, expected } },
     );
   }
 }
 
-export class PersistenceError extends EngineError {
+export class PersistenceError extends AppError {
   constructor(cause: unknown) {
-    super('PERSISTENCE_UNAVAILABLE', 'The change could not be stored because the database is unavailable; it was not applied. Try again shortly.');
-    this.cause = cause;
+    super('PERSISTENCE_UNAVAILABLE', 'The change could not be stored because the database is unavailable; it was not applied. Try again shortly.', {
+      status: 503,
+      retryable: true,
+      cause,
+    });
   }
 }
 
-export class WorkflowBusyError extends EngineError {
+export class WorkflowBusyError extends AppError {
   constructor(id: string, owner: string | null, leaseUntil: Date | null) {
     super(
       'WORKFLOW_BUSY',
       `Workflow ${id} is being run by another instance (${owner ?? 'unknown'}) until ${leaseUntil?.toISOString() ?? 'its lease ends'}; retry shortly or send the event to that instance.`,
-      { owner, leaseUntil: leaseUntil?.toISOString() ?? null },
+      { status: 409, details: { owner, leaseUntil: leaseUntil?.toISOString() ?? null } },
     );
+  }
+}
+
+/** An earlier phase's stored output is gone (deleted by hand?): no retry can bring it back. */
+export class ArtifactMissingError extends AppError {
+  constructor(workflowId: string, key: string) {
+    super('ARTIFACT_MISSING', `The stored output "${key}" of an earlier phase is missing for workflow ${workflowId}.`, {
+      status: 409,
+      retryable: false,
+      hint: 'Send RETRY with fromPhase data_source_analysis to rebuild every output.',
+    });
   }
 }

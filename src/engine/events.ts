@@ -1,5 +1,7 @@
 import type { AnyEventObject } from 'xstate';
-import type { JsonValue } from '../machine/machine.ts';
+import type { JsonValue, WorkflowContext } from '../machine/machine.ts';
+import { PHASE_SPECS, isStepPhase, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
+import type { Logger } from './logger.ts';
 
 const SECRET_KEY = /token|password|passwd|secret|api[-_]?key|authorization|credential/i;
 const MAX_STRING = 2_000;
@@ -30,4 +32,26 @@ export function sanitizeEvent(event: AnyEventObject): JsonValue {
     return { type: event.type, error: redact(details, 1) };
   }
   return redact(event, 0);
+}
+
+/** One log line per retry scheduled, failure, recovery and completion. */
+export function logTransition(
+  logger: Logger,
+  fields: { workflowId: string; correlationId: string | null },
+  context: WorkflowContext,
+  change: { from: TopPhase; to: TopPhase; status: WorkflowStatus; durationMs: number },
+): void {
+  const { from, to, status } = change;
+  const lastError = context.errors.at(-1);
+  if (status === 'backoff' && lastError) {
+    logger.warn(
+      { ...fields, phase: to, attempt: context.attempt, delayMs: Math.max(0, (context.wakeAt ?? 0) - Date.now()), code: lastError.code, error: lastError.message },
+      'step retry scheduled',
+    );
+  } else if (to === 'failed' && from !== 'failed' && lastError) {
+    logger.error({ ...fields, phase: lastError.phase, attempt: lastError.attempt, code: lastError.code, error: lastError.message }, 'workflow failed');
+  } else if (from !== to && isStepPhase(from) && context.attempt > 1 && context.flags[PHASE_SPECS[from].flag]) {
+    logger.info({ ...fields, phase: from, attempts: context.attempt }, 'step recovered after retries');
+  }
+  if (to === 'completed') logger.info({ ...fields, durationMs: change.durationMs }, 'workflow completed');
 }

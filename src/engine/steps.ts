@@ -1,29 +1,20 @@
 import { fromPromise } from 'xstate';
-import type { NewStepRun, WorkflowStore } from '../db/store.ts';
-import {
-  analyseDependencies,
-  analyseSource,
-  classifyAssets,
-  mapFields,
-  parseInputs,
-  validateRecords,
-} from '../handlers/index.ts';
-import type {
-  Asset,
-  ClassificationOutput,
-  DependencyOutput,
-  FileFormat,
-  MappingOutput,
-  MappingOverrides,
-  SourceAnalysis,
-  Table,
-  ValidationOutput,
-} from '../handlers/types.ts';
-import { StepTimeoutError, TransientError, isDiscoveryError, toErrorRecord } from '../machine/errors.ts';
+import type { NewStepRun } from '../db/history.ts';
+import type { StepRunRow } from '../db/schema.ts';
+import type { WorkflowStore } from '../db/store.ts';
+import { analyseDependencies, analyseSource, classifyAssets, mapFields, validateRecords } from '../handlers/index.ts';
+import type { Asset, DependencyEdge, MappingOverrides, Table } from '../handlers/types.ts';
+import { isAppError } from '../errors.ts';
+import { StepTimeoutError, TransientError, toErrorRecord } from '../machine/errors.ts';
 import type { JsonObject, StepInput, StepLogic, StepOutput } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
-import { ArtifactCache } from './artifacts.ts';
+import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
+import { ArtifactMissingError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { readFiles } from './uploads.ts';
+
+/** How one step attempt ended, as its step-run record keeps it. */
+export type StepOutcome = StepRunRow['outcome'];
 
 export interface FaultConfig {
   /** Share of attempts that throw a transient error. */
@@ -38,43 +29,33 @@ export interface FaultConfig {
 export interface StepDeps {
   store: WorkflowStore;
   logger: Logger;
-  maxUploadBytes: number;
   faults?: FaultConfig;
   random?: () => number;
   onAttempt?: (phase: Phase, outcome: StepOutcome, seconds: number) => void;
   /** Where step-run records go; the engine batches them into its group commit. Default: one insert each. */
   recordStepRun?: (run: NewStepRun) => void;
+  /** The artefact cache shared with the engine, which fills it with the tables parsed at upload. */
+  artifacts?: ArtifactCache;
 }
 
 /** What the engine's wiring hands to the step actors. */
-export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun'>>;
-
-export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts'>>;
 
 type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
-/** Artefact keys: one per phase output, overwritten when a step re-runs. */
-const ARTIFACT = {
-  analysis: 'source_analysis',
-  validation: 'validation',
-  mappings: 'field_mappings',
-  assets: 'asset_classes',
-  dependencies: 'dependencies',
-} as const;
+/** What a step may load before its handler runs: the parsed upload, or an earlier step's stored output. */
+type Inputs = Artifacts & { tables: Table[] };
+type Loaded<K extends keyof Inputs> = Pick<Inputs, K> & { workflowId: string; overrides: MappingOverrides | undefined };
+
+interface StepSpec<K extends keyof Inputs, R> {
+  needs: readonly K[];
+  run: (inputs: Loaded<K>) => R | Promise<R>;
+  /** Where the handler's result is stored for later steps. */
+  saveAs?: ArtifactName;
+  summarise: (result: R, inputs: Loaded<K>) => StepOutput | Promise<StepOutput>;
+}
 
 const MAX_SUMMARY_ITEMS = 10;
-
-async function need<T>(cache: ArtifactCache, workflowId: string, key: string): Promise<T> {
-  const value = await cache.get<T>(workflowId, key);
-  if (value === null) {
-    // An earlier phase's output is gone (deleted by hand?): retrying cannot bring it back.
-    throw new TransientError(`The stored output "${key}" of an earlier phase is missing for workflow ${workflowId}.`, {
-      code: 'ARTIFACT_MISSING',
-      hint: 'Send RETRY with fromPhase data_source_analysis to rebuild every output.',
-    });
-  }
-  return value;
-}
 
 function json<T>(value: T): JsonObject {
   return value as unknown as JsonObject;
@@ -90,139 +71,139 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** The six steps: each loads its inputs from the store, runs the pure handler and stores its output. */
+/** The six steps: each loads its inputs, runs its pure handler, stores the result and summarises it for the snapshot. */
 export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
   const { store } = deps;
-  const cache = new ArtifactCache(store);
-  // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
-  // them back from the database, and the files never change.
-  const tablesOf = (workflowId: string) =>
-    cache.tables(workflowId, async () => {
-      const files = await store.loadFiles(workflowId);
-      return parseInputs(
-        files.map((f) => ({ name: f.name, content: f.content, ...(f.format ? { format: f.format as FileFormat } : {}) })),
-        { maxBytes: deps.maxUploadBytes },
-      );
-    });
+  const cache = deps.artifacts ?? new ArtifactCache(store);
+
+  async function load(workflowId: string, name: keyof Inputs): Promise<unknown> {
+    // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
+    // them back from the database, and the files never change.
+    if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId)));
+    const value = await cache.get(workflowId, ARTIFACT[name]);
+    if (value === null) throw new ArtifactMissingError(workflowId, ARTIFACT[name]);
+    return value;
+  }
+
+  /** One step: load inputs -> run the handler -> store its result -> summarise. */
+  function step<K extends keyof Inputs, R>(spec: StepSpec<K, R>): StepBody {
+    return async ({ workflowId, overrides }) => {
+      const inputs = { workflowId, overrides } as Loaded<K>;
+      for (const name of spec.needs) (inputs as Record<string, unknown>)[name] = await load(workflowId, name);
+      const result = await spec.run(inputs);
+      if (spec.saveAs) await cache.put(workflowId, ARTIFACT[spec.saveAs], result);
+      return spec.summarise(result, inputs);
+    };
+  }
+
   return {
-    async data_source_analysis({ workflowId }) {
-      const files = await store.listFiles(workflowId);
-      const tables = await tablesOf(workflowId);
-      const analysis = analyseSource(tables);
-      await cache.put(workflowId, ARTIFACT.analysis, analysis);
-      return {
-        outputs: {
-          cmdb_data: json({
-            files: files.map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
-            tables: tables.map((t) => ({ id: t.id, format: t.format, encoding: t.encoding, rows: t.rows.length, columns: t.columns.length })),
-            records: tables.reduce((n, t) => n + t.rows.length, 0),
+    data_source_analysis: step({
+      needs: ['tables'],
+      run: ({ tables }) => analyseSource(tables),
+      saveAs: 'analysis',
+      summarise: async (analysis, { workflowId, tables }) => {
+        const files = await store.listFiles(workflowId);
+        return {
+          outputs: {
+            cmdb_data: json({
+              files: files.map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
+              tables: tables.map((t) => ({ id: t.id, format: t.format, encoding: t.encoding, rows: t.rows.length, columns: t.columns.length })),
+              records: tables.reduce((n, t) => n + t.rows.length, 0),
+            }),
+            source_analysis: json({
+              system: analysis.source.system,
+              confidence: analysis.source.confidence,
+              tables: analysis.tables.map((t) => ({
+                table: t.table,
+                role: t.role,
+                system: t.source.system,
+                confidence: t.source.confidence,
+                rows: t.rows,
+                columns: t.columns,
+              })),
+            }),
+          },
+        };
+      },
+    }),
+
+    data_validation: step({
+      needs: ['tables', 'analysis'],
+      run: ({ tables, analysis }) => validateRecords(tables, analysis),
+      saveAs: 'validation',
+      summarise: (result) => {
+        const totals = result.tables.reduce(
+          (acc, t) => ({
+            records: acc.records + t.records,
+            valid: acc.valid + t.valid,
+            errors: acc.errors + t.errors,
+            warnings: acc.warnings + t.warnings,
+            quarantined: acc.quarantined + t.quarantined,
           }),
-          source_analysis: json({
-            system: analysis.source.system,
-            confidence: analysis.source.confidence,
-            tables: analysis.tables.map((t) => ({
-              table: t.table,
-              role: t.role,
-              system: t.source.system,
-              confidence: t.source.confidence,
-              rows: t.rows,
-              columns: t.columns,
-            })),
-          }),
-        },
-      };
-    },
+          { records: 0, valid: 0, errors: 0, warnings: 0, quarantined: 0 },
+        );
+        const byCode: Record<string, number> = {};
+        for (const f of result.findings) byCode[f.code] = (byCode[f.code] ?? 0) + 1;
+        return { outputs: { validation_results: json({ ...totals, findingsByCode: byCode, tables: result.tables }) } };
+      },
+    }),
 
-    async data_validation({ workflowId }) {
-      const tables = await tablesOf(workflowId);
-      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
-      const result = validateRecords(tables, analysis);
-      await cache.put(workflowId, ARTIFACT.validation, result);
-      const totals = result.tables.reduce(
-        (acc, t) => ({
-          records: acc.records + t.records,
-          valid: acc.valid + t.valid,
-          errors: acc.errors + t.errors,
-          warnings: acc.warnings + t.warnings,
-          quarantined: acc.quarantined + t.quarantined,
-        }),
-        { records: 0, valid: 0, errors: 0, warnings: 0, quarantined: 0 },
-      );
-      const byCode: Record<string, number> = {};
-      for (const f of result.findings) byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-      return { outputs: { validation_results: json({ ...totals, findingsByCode: byCode, tables: result.tables }) } };
-    },
+    field_mapping: step({
+      needs: ['tables', 'analysis'],
+      run: ({ tables, analysis, overrides }) => mapFields(tables, analysis, overrides),
+      saveAs: 'mappings',
+      summarise: (result) => {
+        const mapped = result.mappings.filter((m) => m.target !== 'attributes');
+        return {
+          outputs: {
+            field_mappings: json({
+              columns: result.mappings.length,
+              mapped: mapped.length,
+              unmapped: result.mappings.length - mapped.length,
+              overridden: result.mappings.filter((m) => m.reason === 'override').length,
+              lowConfidence: result.lowConfidence,
+              averageConfidence: mapped.length ? round(mapped.reduce((n, m) => n + m.confidence, 0) / mapped.length) : 0,
+              reviewReasons: result.reviewReasons.slice(0, MAX_SUMMARY_ITEMS),
+            }),
+          },
+          review: { required: result.lowConfidence, reasons: result.reviewReasons.slice(0, MAX_SUMMARY_ITEMS) },
+        };
+      },
+    }),
 
-    async field_mapping({ workflowId, overrides }) {
-      const tables = await tablesOf(workflowId);
-      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
-      const result = mapFields(tables, analysis, overrides as MappingOverrides | undefined);
-      await cache.put(workflowId, ARTIFACT.mappings, result);
-      const mapped = result.mappings.filter((m) => m.target !== 'attributes');
-      return {
-        outputs: {
-          field_mappings: json({
-            columns: result.mappings.length,
-            mapped: mapped.length,
-            unmapped: result.mappings.length - mapped.length,
-            overridden: result.mappings.filter((m) => m.reason === 'override').length,
-            lowConfidence: result.lowConfidence,
-            averageConfidence: mapped.length ? round(mapped.reduce((n, m) => n + m.confidence, 0) / mapped.length) : 0,
-            reviewReasons: result.reviewReasons.slice(0, MAX_SUMMARY_ITEMS),
-          }),
-        },
-        review: { required: result.lowConfidence, reasons: result.reviewReasons.slice(0, MAX_SUMMARY_ITEMS) },
-      };
-    },
+    asset_classification: step({
+      needs: ['tables', 'analysis', 'validation', 'mappings'],
+      run: ({ tables, analysis, validation, mappings }) => classifyAssets(tables, analysis, mappings.mappings, validation.quarantine),
+      saveAs: 'assets',
+      summarise: (result) => ({ outputs: { asset_classes: json(result.summary) } }),
+    }),
 
-    async asset_classification({ workflowId }) {
-      const tables = await tablesOf(workflowId);
-      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
-      const validation = await need<ValidationOutput>(cache, workflowId, ARTIFACT.validation);
-      const mapping = await need<MappingOutput>(cache, workflowId, ARTIFACT.mappings);
-      const result = classifyAssets(tables, analysis, mapping.mappings, validation.quarantine);
-      await cache.put(workflowId, ARTIFACT.assets, result);
-      return { outputs: { asset_classes: json(result.summary) } };
-    },
+    dependency_analysis: step({
+      needs: ['tables', 'analysis', 'mappings', 'assets'],
+      run: ({ tables, analysis, mappings, assets }) => analyseDependencies(tables, analysis, mappings.mappings, assets.assets),
+      saveAs: 'dependencies',
+      summarise: (result) => {
+        const { applicationGroups, ...summary } = result.summary;
+        return {
+          outputs: {
+            dependencies: json({
+              ...summary,
+              applicationGroups: applicationGroups.length,
+              largestGroups: applicationGroups.slice(0, 5).map((g) => ({ id: g.id, size: g.size, members: g.members.slice(0, 5) })),
+            }),
+          },
+        };
+      },
+    }),
 
-    async dependency_analysis({ workflowId }) {
-      const tables = await tablesOf(workflowId);
-      const analysis = await need<SourceAnalysis>(cache, workflowId, ARTIFACT.analysis);
-      const mapping = await need<MappingOutput>(cache, workflowId, ARTIFACT.mappings);
-      const classified = await need<ClassificationOutput>(cache, workflowId, ARTIFACT.assets);
-      const result = analyseDependencies(tables, analysis, mapping.mappings, classified.assets);
-      await cache.put(workflowId, ARTIFACT.dependencies, result);
-      const { applicationGroups, ...summary } = result.summary;
-      return {
-        outputs: {
-          dependencies: json({
-            ...summary,
-            applicationGroups: applicationGroups.length,
-            largestGroups: applicationGroups.slice(0, 5).map((g) => ({ id: g.id, size: g.size, members: g.members.slice(0, 5) })),
-          }),
-        },
-      };
-    },
-
-    async database_integration({ workflowId }) {
-      const classified = await need<ClassificationOutput>(cache, workflowId, ARTIFACT.assets);
-      const deps = await need<DependencyOutput>(cache, workflowId, ARTIFACT.dependencies);
-      const assetCounts = await store.replaceAssets(workflowId, classified.assets.map(assetRow));
-      const edgeCounts = await store.replaceDependencies(
-        workflowId,
-        deps.edges.map((e) => ({
-          edgeKey: e.edge_key,
-          sourceKey: e.source_key,
-          targetKey: e.target_key,
-          type: e.type,
-          origin: e.origin,
-          port: e.port,
-          count: e.count,
-          data: e,
-        })),
-      );
-      return { outputs: { database_operations: json({ assets: assetCounts, dependencies: edgeCounts }) } };
-    },
+    database_integration: step({
+      needs: ['assets', 'dependencies'],
+      run: async ({ workflowId, assets, dependencies }) => ({
+        assets: await store.replaceAssets(workflowId, assets.assets.map(assetRow)),
+        dependencies: await store.replaceDependencies(workflowId, dependencies.edges.map(edgeRow)),
+      }),
+      summarise: (counts) => ({ outputs: { database_operations: json(counts) } }),
+    }),
   };
 }
 
@@ -236,6 +217,19 @@ function assetRow(asset: Asset) {
     osFamily: asset.os_family,
     application: asset.application,
     data: asset,
+  };
+}
+
+function edgeRow(edge: DependencyEdge) {
+  return {
+    edgeKey: edge.edge_key,
+    sourceKey: edge.source_key,
+    targetKey: edge.target_key,
+    type: edge.type,
+    origin: edge.origin,
+    port: edge.port,
+    count: edge.count,
+    data: edge,
   };
 }
 
@@ -285,7 +279,7 @@ export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody>
         const fields = { durationMs: Math.round(seconds * 1000), outcome, ...(record ? { code: record.code, error: record.message } : {}) };
         if (outcome === 'succeeded') log.info(fields, 'step finished');
         else if (outcome === 'cancelled') log.info(fields, 'step cancelled');
-        else log.warn({ ...fields, retryable: isDiscoveryError(error) ? error.retryable : true }, 'step attempt failed');
+        else log.warn({ ...fields, retryable: isAppError(error) ? error.retryable : true }, 'step attempt failed');
         const run: NewStepRun = { workflowId: input.workflowId, phase, attempt: input.attempt, startedAt, endedAt, outcome, error: record };
         if (deps.recordStepRun) deps.recordStepRun(run);
         else {

@@ -1,11 +1,21 @@
-import type { SnapshotFrom, StateValue } from 'xstate';
-import type { WorkflowContext, WorkflowMachine } from '../machine/machine.ts';
-import { COMPLETION_FLAGS, type CompletionFlag, type TopPhase } from '../machine/table.ts';
+import type { AnyStateNode, SnapshotFrom, StateValue } from 'xstate';
+import type { WorkflowRow } from '../db/schema.ts';
+import { CANONICAL_FIELDS } from '../handlers/types.ts';
+import { EVENT_TYPES, workflowMachine, type WorkflowContext, type WorkflowMachine } from '../machine/machine.ts';
+import { COMPLETION_FLAGS, STATUSES, STEP_PHASES, TERMINAL_STATUSES, TOP_PHASES, type CompletionFlag, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 
 export type WorkflowSnapshot = SnapshotFrom<WorkflowMachine>;
 
-export const STATUSES = ['pending', 'running', 'backoff', 'awaiting_review', 'retrying', 'failed', 'completed', 'needs_migration'] as const;
-export type WorkflowStatus = (typeof STATUSES)[number];
+/** Where a column may be mapped: a canonical field, or kept as a free attribute. */
+export const MAPPING_TARGETS = [...CANONICAL_FIELDS, 'attributes'] as const;
+
+/** The words of the API, for clients and for the request schemas. */
+export const VOCABULARY = { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS } as const;
+
+/** Statuses in which nothing changes until someone sends an event (or migrates the workflow). */
+export function isAtRest(status: WorkflowStatus): boolean {
+  return status === 'needs_migration' || TERMINAL_STATUSES.includes(status);
+}
 
 /** The top-level phase of a state value: the key of a compound value, or the value itself. */
 export function phaseOf(value: StateValue): TopPhase {
@@ -24,20 +34,29 @@ export function statusOf(value: StateValue): WorkflowStatus {
 }
 
 /**
- * The events each status accepts, for clients deciding which actions to offer. The machine is the
- * authority (a test checks this table against `snapshot.can`); RETRY may still be refused when a
- * partial restart lacks inputs.
+ * The events each status accepts, for clients deciding which actions to offer: read off the machine's
+ * states (own events of each leaf state and its ancestors), so the machine stays the one authority.
+ * Guards are not evaluated: RETRY may still be refused when a partial restart lacks inputs.
  */
-export const ACCEPTED_EVENTS: Readonly<Record<WorkflowStatus, readonly string[]>> = {
-  pending: ['START', 'CANCEL'],
-  running: ['CANCEL'],
-  backoff: ['CANCEL'],
-  awaiting_review: ['APPROVE_MAPPINGS', 'CANCEL'],
-  retrying: [],
-  failed: ['RETRY'],
-  completed: [],
-  needs_migration: [],
-};
+export const ACCEPTED_EVENTS: Readonly<Record<WorkflowStatus, readonly string[]>> = acceptedByStatus();
+
+function acceptedByStatus(): Record<WorkflowStatus, string[]> {
+  const accepted = Object.fromEntries(STATUSES.map((status) => [status, [] as string[]])) as Record<WorkflowStatus, string[]>;
+  const external = new Set<string>(EVENT_TYPES);
+  const visit = (node: AnyStateNode, value: StateValue, ancestors: AnyStateNode[]) => {
+    const children = Object.entries(node.states);
+    if (children.length > 0) {
+      for (const [key, child] of children) visit(child, { [node.key]: key }, [node, ...ancestors]);
+      return;
+    }
+    const list = accepted[statusOf(value)];
+    for (const state of [node, ...ancestors]) {
+      for (const event of state.ownEvents) if (external.has(event) && !list.includes(event)) list.push(event);
+    }
+  };
+  for (const [key, node] of Object.entries(workflowMachine.root.states)) visit(node, key, []);
+  return accepted;
+}
 
 export interface WorkflowView {
   id: string;
@@ -88,4 +107,20 @@ export function toView(value: StateValue, context: WorkflowContext, meta: ViewMe
     createdAt: meta.createdAt.toISOString(),
     updatedAt: meta.updatedAt.toISOString(),
   };
+}
+
+/** The committed view of a stored workflow row; with `raw`, the persisted snapshot too. */
+export function rowToView(row: WorkflowRow, raw: boolean): WorkflowView {
+  const snapshot = row.snapshot as WorkflowSnapshot;
+  const view = toView(snapshot.value, snapshot.context, {
+    version: row.version,
+    correlationId: row.correlationId,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  });
+  if (row.status === 'needs_migration') {
+    view.status = 'needs_migration';
+    view.accepted = ACCEPTED_EVENTS.needs_migration;
+  }
+  return raw ? { ...view, raw: row.snapshot } : view;
 }

@@ -1,4 +1,5 @@
-import { VersionConflictError, type NewStepRun, type WorkflowChange, type WorkflowStore } from '../db/store.ts';
+import type { NewStepRun } from '../db/history.ts';
+import { VersionConflictError, type WorkflowChange, type WorkflowRowStore } from '../db/workflows.ts';
 
 interface Pending {
   change: WorkflowChange;
@@ -25,7 +26,7 @@ class Lane {
   flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly store: WorkflowStore,
+    private readonly store: Pick<WorkflowRowStore, 'persistChanges'>,
     private readonly options: WriterOptions,
     private readonly stats: WriterStats,
   ) {}
@@ -77,7 +78,7 @@ export class GroupCommitWriter {
   private readonly lanes: Lane[];
   readonly stats: WriterStats = { batches: 0, changes: 0 };
 
-  constructor(store: WorkflowStore, options: WriterOptions = {}) {
+  constructor(store: Pick<WorkflowRowStore, 'persistChanges'>, options: WriterOptions = {}) {
     this.lanes = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => new Lane(store, options, this.stats));
   }
 

@@ -1,3 +1,4 @@
+import { PairIndex, connectedComponents, countCyclicComponents, smallestSorted } from './graph.ts';
 import { columnsByTarget } from './map-fields.ts';
 import { normaliseColumn } from './synonyms.ts';
 import type { Asset, DependencyEdge, DependencyNode, DependencyOutput, EdgeOrigin, FieldMapping, MappingTarget, Row, SourceAnalysis, Table, TableRole } from './types.ts';
@@ -73,11 +74,11 @@ class Graph {
   private readonly ids = new FirstSeen<number>();
   /**
    * Edges are told apart by their edge_key string. While no node key contains "|", that string is
-   * equivalent to (origin, source id, target id, type, port), so edges are found through an
-   * open-addressing table of edge positions hashed by the two node ids: no string is built or hashed per observation.
+   * equivalent to (origin, source id, target id, type, port), so edges are found through an index of
+   * edge positions hashed by the two node ids: no string is built or hashed per observation.
    */
-  private slots = new Int32Array(1024).fill(-1);
-  /** Edges by edge_key, used instead of `slots` once a node key contains "|". */
+  private byPair: PairIndex | null = new PairIndex(this.edgeSources, this.edgeTargets);
+  /** Edges by edge_key, used instead of `byPair` once a node key contains "|". */
   private byKey: Map<string, DependencyEdge> | null = null;
   private pipeInKeys = false;
   private readonly index = new Map<string, number>();
@@ -198,23 +199,7 @@ class Graph {
     this.edgeSources.push(sourceId);
     this.edgeTargets.push(targetId);
     if (this.byKey !== null) this.byKey.set(edgeKey, edge);
-    else this.addSlot(this.edges.length - 1);
-  }
-
-  private slotOf(sourceId: number, targetId: number): number {
-    return (Math.imul(sourceId, 0x9e3779b1) ^ Math.imul(targetId, 0x85ebca6b)) & (this.slots.length - 1);
-  }
-
-  private addSlot(edge: number): void {
-    // Kept at most half full, so probes stay short.
-    if (this.edges.length * 2 > this.slots.length) {
-      this.slots = new Int32Array(this.slots.length * 2).fill(-1);
-      for (let index = 0; index < edge; index++) this.addSlot(index);
-    }
-    const mask = this.slots.length - 1;
-    let slot = this.slotOf(this.edgeSources[edge], this.edgeTargets[edge]);
-    while (this.slots[slot] !== -1) slot = (slot + 1) & mask;
-    this.slots[slot] = edge;
+    else this.byPair!.add(this.edges.length - 1);
   }
 
   /** The edge already recorded under the same edge_key, if any. */
@@ -222,12 +207,12 @@ class Graph {
     if (this.byKey === null && this.pipeInKeys) {
       // Keys with "|" could make different endpoints share an edge_key: from now on compare the keys themselves.
       this.byKey = new Map(this.edges.map((edge) => [edge.edge_key, edge]));
-      this.slots = new Int32Array(0);
+      this.byPair = null;
     }
     if (this.byKey !== null) return this.byKey.get(`${origin}|${this.keys[sourceId]}|${this.keys[targetId]}|${type}|${port ?? ''}`);
-    const mask = this.slots.length - 1;
-    for (let slot = this.slotOf(sourceId, targetId); this.slots[slot] !== -1; slot = (slot + 1) & mask) {
-      const index = this.slots[slot];
+    const slots = this.byPair!;
+    for (let slot = slots.start(sourceId, targetId); slots.at(slot) !== -1; slot = slots.next(slot)) {
+      const index = slots.at(slot);
       if (this.edgeSources[index] !== sourceId || this.edgeTargets[index] !== targetId) continue;
       const edge = this.edges[index];
       // `port ?? ''` in the edge_key: null only matches null, and numbers match when their text does (=== also equates 0 and -0).
@@ -347,76 +332,6 @@ function addImplied(graph: Graph, assets: Asset[]): void {
   }
 }
 
-/** Outgoing edges per node as compressed rows: targets of node n are targets[offsets[n]..offsets[n + 1]), in edge order. */
-function adjacency(nodeCount: number, sources: ArrayLike<number>, targets: ArrayLike<number>): { offsets: Int32Array; targets: Int32Array } {
-  const offsets = new Int32Array(nodeCount + 1);
-  for (let edge = 0; edge < sources.length; edge++) offsets[sources[edge] + 1]++;
-  for (let node = 0; node < nodeCount; node++) offsets[node + 1] += offsets[node];
-  const fill = offsets.slice(0, nodeCount);
-  const list = new Int32Array(sources.length);
-  for (let edge = 0; edge < sources.length; edge++) list[fill[sources[edge]]++] = targets[edge];
-  return { offsets, targets: list };
-}
-
-/**
- * Tarjan on numbered nodes, iterative so deep graphs cannot overflow the stack: the number of strongly
- * connected components with more than one node among the nodes reachable from `starts`.
- */
-function countCyclesById(nodeCount: number, starts: number, sources: ArrayLike<number>, targets: ArrayLike<number>): number {
-  const graph = adjacency(nodeCount, sources, targets);
-  const order = new Int32Array(nodeCount).fill(-1);
-  const low = new Int32Array(nodeCount);
-  const onStack = new Uint8Array(nodeCount);
-  const stack = new Int32Array(nodeCount);
-  const workNode = new Int32Array(nodeCount);
-  const workNext = new Int32Array(nodeCount);
-  let stackSize = 0;
-  let counter = 0;
-  let cycles = 0;
-  for (let start = 0; start < starts; start++) {
-    if (order[start] !== -1) continue;
-    let depth = 0;
-    workNode[0] = start;
-    workNext[0] = graph.offsets[start];
-    order[start] = low[start] = counter++;
-    stack[stackSize++] = start;
-    onStack[start] = 1;
-    while (depth >= 0) {
-      const node = workNode[depth];
-      if (workNext[depth] < graph.offsets[node + 1]) {
-        const target = graph.targets[workNext[depth]++];
-        if (order[target] === -1) {
-          order[target] = low[target] = counter++;
-          stack[stackSize++] = target;
-          onStack[target] = 1;
-          depth++;
-          workNode[depth] = target;
-          workNext[depth] = graph.offsets[target];
-        } else if (onStack[target] === 1) {
-          low[node] = Math.min(low[node], order[target]);
-        }
-        continue;
-      }
-      depth--;
-      if (depth >= 0) {
-        const parent = workNode[depth];
-        low[parent] = Math.min(low[parent], low[node]);
-      }
-      if (low[node] === order[node]) {
-        let size = 0;
-        let member: number;
-        do {
-          member = stack[--stackSize];
-          onStack[member] = 0;
-          size++;
-        } while (member !== node);
-        if (size > 1) cycles++;
-      }
-    }
-  }
-  return cycles;
-}
-
 /** Strongly connected components with more than one node (Tarjan, iterative so deep graphs cannot overflow the stack). */
 export function countCycles(nodes: string[], edges: Iterable<DependencyEdge>): number {
   // Number the given nodes first (they are the starting points, in order), then any other edge endpoint.
@@ -434,68 +349,14 @@ export function countCycles(nodes: string[], edges: Iterable<DependencyEdge>): n
     sources.push(idOf(edge.source_key));
     targets.push(idOf(edge.target_key));
   }
-  return countCyclesById(ids.size, starts, sources, targets);
-}
-
-/** The `count` smallest strings in code-unit order, sorted: what `[...texts].sort().slice(0, count)` returns, without sorting everything. */
-function smallestSorted(texts: string[], count: number): string[] {
-  if (texts.length <= count * 4) return texts.sort().slice(0, count);
-  const kept: string[] = [];
-  for (const text of texts) {
-    if (kept.length === count) {
-      if (!(text < kept[count - 1])) continue;
-      kept.pop();
-    }
-    // Insert after any equal strings, as a stable sort would; equal strings are interchangeable anyway.
-    let position = kept.length;
-    while (position > 0 && text < kept[position - 1]) position--;
-    kept.splice(position, 0, text);
-  }
-  return kept;
+  return countCyclicComponents(ids.size, starts, sources, targets);
 }
 
 function applicationGroups(graph: Graph): { id: number; size: number; members: string[] }[] {
-  const nodeCount = graph.nodes.length;
-  const sources = graph.edgeSources;
-  const targets = graph.edgeTargets;
-  // Union-find over node ids; `seen` lists nodes in order of first appearance in the edges, which orders each group's members.
-  const parent = new Int32Array(nodeCount).fill(-1);
-  const seen: number[] = [];
-  const find = (node: number): number => {
-    let root = node;
-    while (parent[root] !== root) root = parent[root];
-    let current = node;
-    while (current !== root) {
-      const next = parent[current];
-      parent[current] = root;
-      current = next;
-    }
-    return root;
-  };
-  for (let edge = 0; edge < sources.length; edge++) {
-    const source = sources[edge];
-    const target = targets[edge];
-    if (parent[source] === -1) {
-      parent[source] = source;
-      seen.push(source);
-    }
-    if (parent[target] === -1) {
-      parent[target] = target;
-      seen.push(target);
-    }
-    const a = find(source);
-    const b = find(target);
-    if (a !== b) parent[a] = b;
-  }
-  const components = new Map<number, number[]>();
-  for (const node of seen) {
-    const root = find(node);
-    const list = components.get(root);
-    if (list) list.push(node);
-    else components.set(root, [node]);
-  }
+  // Members in order of first appearance in the edges; the sort below is stable on that order.
+  const components = connectedComponents(graph.nodes.length, graph.edgeSources, graph.edgeTargets);
   const keys = graph.keys;
-  return [...components.values()]
+  return components
     .filter((members) => members.length > 1)
     .sort((a, b) => b.length - a.length || (keys[a[0]] < keys[b[0]] ? -1 : 1))
     .slice(0, MAX_GROUPS)
@@ -535,7 +396,7 @@ export function analyseDependencies(tables: Table[], analysis: SourceAnalysis, m
       edges: edges.length,
       edgesByType,
       unresolvedEndpoints: nodes.filter((node) => !node.resolved).length,
-      cycles: countCyclesById(graph.nodes.length, graph.nodes.length, graph.edgeSources, graph.edgeTargets),
+      cycles: countCyclicComponents(graph.nodes.length, graph.nodes.length, graph.edgeSources, graph.edgeTargets),
       applicationGroups: applicationGroups(graph),
     },
   };

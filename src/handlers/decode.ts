@@ -1,6 +1,6 @@
 // Turns uploaded bytes into text. CMDB exports arrive as UTF-8 (with or without BOM),
 // UTF-16 from Excel's "Unicode text" and Latin-1/Windows-1252 from older tools.
-import { DataError } from '../machine/errors.ts';
+import { DataError } from './errors.ts';
 
 export interface DecodedText {
   text: string;

@@ -1,4 +1,4 @@
-import { DataError } from '../machine/errors.ts';
+import { DataError } from './errors.ts';
 import { fieldAllowed, IDENTITY_FIELDS, normaliseColumn, SYNONYMS } from './synonyms.ts';
 import type { CanonicalField, ColumnProfile, FieldMapping, MappingOutput, MappingOverrides, MappingReason, MappingTarget, SourceAnalysis, Table, TableAnalysis } from './types.ts';
 import { CANONICAL_FIELDS } from './types.ts';

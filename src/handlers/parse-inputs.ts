@@ -1,4 +1,4 @@
-import { DataError } from '../machine/errors.ts';
+import { DataError } from './errors.ts';
 import { parseCsv } from './csv.ts';
 import { decodeText } from './decode.ts';
 import { locateRecords, recordsToTable } from './json.ts';

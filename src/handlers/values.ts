@@ -216,10 +216,6 @@ const KEY_VALUE = /^\s*[^=;,]+=[^=;]*(\s*[;,]\s*[^=;,]+=[^=;]*)*\s*;?\s*$/;
 const SEPARATED_NUMBER = /^-?\d{1,3}([, \u00a0\u202f]\d{3})+(\.\d+)?$|^-?\d{1,3}(\.\d{3})+(,\d+)?$/;
 const NUMBER_WITH_UNIT = /^-?\d[\d,. ]*\s*(b|kb|mb|gb|tb|pb|kib|mib|gib|tib|bytes?|hz|khz|mhz|ghz|cores?|vcpus?|cpus?|%|ms|s|gbps|mbps)$/i;
 
-export function isEmail(text: string): boolean {
-  return EMAIL.test(text.trim());
-}
-
 /** The recognisable shapes of one value, in a stable order. */
 export function valuePatterns(text: string): ValuePattern[] {
   const value = trimText(text);

@@ -1,4 +1,5 @@
-// The transition table of DESIGN.md, written once as data. The machine is built from it
+// The workflow's vocabulary and its transition table, written once as data (the table follows the
+// design document kept outside this repository, ../shared/DESIGN.md). The machine is built from it
 // and the validator checks against it; a test proves the machine's phase graph equals it.
 
 export const STEP_PHASES = [
@@ -26,6 +27,16 @@ export const TRANSITIONS: Readonly<Record<TopPhase, readonly TopPhase[]>> = {
   retrying: [...STEP_PHASES, 'failed'],
   completed: [],
 };
+
+/** Phases where no step runs and nothing happens by itself: only RETRY leaves failed, nothing leaves completed. */
+export const TERMINAL_PHASES = ['failed', 'completed'] as const satisfies readonly TopPhase[];
+
+/** What a workflow is doing: its phase, refined by the sub-state of a step phase (see statusOf in src/engine/view.ts). */
+export const STATUSES = ['pending', 'running', 'backoff', 'awaiting_review', 'retrying', ...TERMINAL_PHASES, 'needs_migration'] as const;
+export type WorkflowStatus = (typeof STATUSES)[number];
+
+/** Statuses of a workflow no instance needs to run: nothing changes until someone sends RETRY. */
+export const TERMINAL_STATUSES: readonly WorkflowStatus[] = TERMINAL_PHASES;
 
 export const OUTPUT_KEYS = [
   'cmdb_data',

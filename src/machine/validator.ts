@@ -1,21 +1,21 @@
-import { DiscoveryError } from './errors.ts';
+import { AppError } from '../errors.ts';
 import { PHASE_SPECS, STEP_PHASES, TRANSITIONS, isStepPhase, phasesBefore, type CompletionFlag, type OutputKey, type Phase, type TopPhase } from './table.ts';
 
-export class InvalidTransitionError extends DiscoveryError {
+export class InvalidTransitionError extends AppError {
   constructor(from: TopPhase, to: TopPhase) {
     const allowed = TRANSITIONS[from];
     super(
       'INVALID_TRANSITION',
       `A workflow cannot move from ${from} to ${to}; from ${from} it may move to ${allowed.length ? allowed.join(', ') : 'nothing (terminal)'}.`,
-      false,
-      { hint: 'This indicates a defect in the machine; the change was not persisted.' },
+      { status: 500, hint: 'This indicates a defect in the machine; the change was not persisted.' },
     );
   }
 }
 
-export class MissingOutputsError extends DiscoveryError {
+export class MissingOutputsError extends AppError {
   constructor(phase: Phase, missing: OutputKey[]) {
-    super('MISSING_OUTPUTS', `Phase ${phase} cannot complete: required outputs missing: ${missing.join(', ')}.`, false, {
+    super('MISSING_OUTPUTS', `Phase ${phase} cannot complete: required outputs missing: ${missing.join(', ')}.`, {
+      status: 500,
       hint: 'The step must produce these outputs before the workflow may move on; this is a defect in the step implementation, report it with the workflow id.',
     });
   }
@@ -26,7 +26,7 @@ export function missingOutputs(phase: Phase, outputs: Partial<Record<OutputKey, 
   return PHASE_SPECS[phase].required.filter((key) => outputs[key] === undefined || outputs[key] === null);
 }
 
-/** Checks phase changes against the transition table and completions against the required outputs. */
+/** Checks phase changes against the transition table. */
 export const WorkflowStateValidator = {
   canTransition(from: TopPhase, to: TopPhase): boolean {
     return from === to || TRANSITIONS[from].includes(to);
@@ -36,9 +36,14 @@ export const WorkflowStateValidator = {
     if (!this.canTransition(from, to)) throw new InvalidTransitionError(from, to);
   },
 
-  assertCanComplete(phase: Phase, outputs: Partial<Record<OutputKey, unknown>>): void {
-    const missing = missingOutputs(phase, outputs);
-    if (missing.length > 0) throw new MissingOutputsError(phase, missing);
+  /** Checks the phase change of one macrostep: a retrying workflow passes through `retrying` within it, so both hops are checked. */
+  assertMacrostep(from: TopPhase, to: TopPhase): void {
+    if (from === 'failed' && to !== 'failed' && to !== 'retrying') {
+      this.assertTransition('failed', 'retrying');
+      this.assertTransition('retrying', to);
+    } else {
+      this.assertTransition(from, to);
+    }
   },
 };
 

@@ -7,34 +7,15 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { routePath } from 'hono/route';
-import type { z } from 'zod';
-import type { WorkflowStore } from '../db/store.ts';
-import type { WorkflowEngine } from '../engine/engine.ts';
-import type { Logger } from '../engine/logger.ts';
+import { UploadTooLargeError } from '../engine/uploads.ts';
 import { apiKeyAuth } from './auth.ts';
-import type { ApiKey } from './config.ts';
-import { ApiError, errorResponse, invalidRequest } from './errors.ts';
-import type { ServiceMetrics } from './metrics.ts';
+import type { AppDeps, AppEnv } from './context.ts';
+import { errorResponse } from './errors.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
 import { machineRoutes } from './routes/machine.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { workflowRoutes } from './routes/workflows.ts';
-import type { ChangeHub } from './stream.ts';
-
-export interface AppDeps {
-  engine: WorkflowEngine;
-  store: WorkflowStore;
-  logger: Logger;
-  maxUploadBytes: number;
-  hub: ChangeHub;
-  metrics: ServiceMetrics;
-  apiKeys: ApiKey[];
-  corsOrigins: string[];
-}
-
-/** `principal` is the API key's name, or null when auth is off. */
-export type AppEnv = { Variables: { correlationId: string; principal: string | null } };
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -54,13 +35,6 @@ async function docsAsset(docsCache: Map<string, Uint8Array<ArrayBuffer>>, file: 
     docsCache.set(file, body);
   }
   return { body, type };
-}
-
-/** Parses `input` with `schema` or throws a 400 naming the field and the problem. */
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) throw invalidRequest(result.error, where);
-  return result.data;
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -110,16 +84,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // The console's page and code are public (before the API-key check); its API calls carry the key.
   app.route('/', uiRoutes());
 
-  // Base64 inflates uploads by a third; leave room for the JSON around them.
+  // Refuses a body that cannot hold an upload under the limit before reading it all; the upload
+  // itself is checked by the engine. Base64 inflates uploads by a third; leave room for the JSON around them.
   const maxBody = Math.ceil(deps.maxUploadBytes * 1.4) + 1024 * 1024;
   app.use(
     '*',
     bodyLimit({
       maxSize: maxBody,
       onError: () => {
-        throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than the ${Math.round(deps.maxUploadBytes / 1048576)} MB upload limit (MAX_UPLOAD_MB).`, {
-          limitBytes: deps.maxUploadBytes,
-        });
+        throw new UploadTooLargeError(deps.maxUploadBytes);
       },
     }),
   );
@@ -128,7 +101,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/healthz', async (c) => {
     try {
-      const needsMigration = await deps.store.countWithStatus('needs_migration');
+      const needsMigration = await deps.queries.needsMigration();
       return c.json({
         status: 'ok',
         database: 'reachable',

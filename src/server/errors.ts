@@ -1,28 +1,15 @@
+import { DrizzleQueryError } from 'drizzle-orm';
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { InvalidCursorError } from '../db/store.ts';
-import {
-  ConflictError,
-  EngineError,
-  EventNotAcceptedError,
-  NeedsMigrationError,
-  PersistenceError,
-  WorkflowBusyError,
-  WorkflowNotFoundError,
-} from '../engine/errors.ts';
 import type { Logger } from '../engine/logger.ts';
-import { isDiscoveryError } from '../machine/errors.ts';
+import { AppError } from '../errors.ts';
 
-/** The one HTTP error: a status plus the `{ code, message, ...details }` body. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
+/** An error of the HTTP layer itself (bad JSON, wrong content type, bad header): a status plus the `{ code, message, ...details }` body. */
+export class ApiError extends AppError {
+  constructor(status: ContentfulStatusCode, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, { status, details });
   }
 }
 
@@ -35,18 +22,11 @@ export function invalidRequest(error: z.ZodError, where: string): ApiError {
   return new ApiError(400, 'INVALID_REQUEST', message, { issues });
 }
 
-function statusOf(error: EngineError): ContentfulStatusCode {
-  if (error instanceof WorkflowNotFoundError) return 404;
-  if (error instanceof EventNotAcceptedError || error instanceof ConflictError || error instanceof NeedsMigrationError || error instanceof WorkflowBusyError) return 409;
-  if (error instanceof PersistenceError) return 503;
-  return 400;
-}
-
 /** Errors that come from the database being down or failing, not from a defect here. */
 function isDatabaseFailure(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof DrizzleQueryError) return true;
     const code = (e as { code?: unknown }).code;
-    if (e.name === 'DrizzleQueryError') return true;
     if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND)/.test(code) || /^(08|53|57)/.test(code))) return true;
   }
   return false;
@@ -54,21 +34,15 @@ function isDatabaseFailure(error: unknown): boolean {
 
 /** Maps every known error to its response; anything else is a bug: logged, answered 500 without details. */
 export function errorResponse(error: unknown, c: Context, logger: Logger): Response {
-  if (error instanceof ApiError) return c.json({ code: error.code, message: error.message, ...error.details }, error.status);
-  if (error instanceof EngineError) {
-    if (error instanceof PersistenceError) logger.error({ err: error.cause }, 'persistence failed');
-    return c.json({ code: error.code, message: error.message, ...error.details }, statusOf(error));
-  }
-  if (error instanceof InvalidCursorError) return c.json({ code: 'INVALID_CURSOR', message: error.message }, 400);
-  if (isDiscoveryError(error) && !error.retryable) {
-    return c.json({ code: error.code, message: error.message, hint: error.hint }, 400);
+  if (error instanceof AppError) {
+    if (error.status >= 500) logger.error({ err: error.cause ?? error, code: error.code, path: c.req.path, method: c.req.method }, 'request failed');
+    return c.json(error.body(), error.status as ContentfulStatusCode);
   }
   if (isDatabaseFailure(error)) {
     logger.error({ err: error, path: c.req.path, method: c.req.method }, 'database failure');
     return c.json({ code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; nothing was changed. Try again shortly.' }, 503);
   }
-  const status = (error as { status?: unknown }).status;
-  if (status === 413) return c.json({ code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' }, 413);
+  if (error instanceof HTTPException) return error.getResponse();
   logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled error');
   return c.json({ code: 'INTERNAL', message: 'An unexpected error occurred; it has been logged. Retry, and report it if it persists.' }, 500);
 }

@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { WorkflowStore } from '../db/store.ts';
 import { ApiError } from './errors.ts';
+
+/** Where the outcomes of requests with an Idempotency-Key are kept (the store's idempotency table). */
+export interface IdempotencyKeys {
+  beginIdempotent(scope: string, key: string, requestHash: string): Promise<{ requestHash: string; status: number; body: unknown } | null>;
+  finishIdempotent(scope: string, key: string, status: number, body: unknown): Promise<void>;
+  abandonIdempotent(scope: string, key: string): Promise<void>;
+}
 
 const KEY = /^[\x21-\x7e]{1,200}$/;
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -12,7 +18,7 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  * Idempotent-Replayed) and applies nothing. The key is scoped to the route, the path and the caller.
  * Only successful responses are kept: a request that failed applied nothing and frees its key.
  */
-export async function idempotent(c: Context, store: WorkflowStore, principal: string | null, handler: () => Promise<Response>): Promise<Response> {
+export async function idempotent(c: Context, store: IdempotencyKeys, principal: string | null, handler: () => Promise<Response>): Promise<Response> {
   const key = c.req.header('idempotency-key');
   if (key === undefined) return handler();
   if (!KEY.test(key)) {

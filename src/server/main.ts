@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { openDatabase } from '../db/client.ts';
-import { WorkflowStore } from '../db/store.ts';
+import { createStore } from '../db/store.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { createStepActors } from '../engine/steps.ts';
@@ -28,7 +28,7 @@ function createLogger(config: Config): Logger {
 export async function startService(config: Config, logger: Logger = createLogger(config)): Promise<Service> {
   if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
   const handle = await openDatabase(config.database);
-  const store = new WorkflowStore(handle.db);
+  const store = createStore(handle.db);
   const inspector = config.inspect.enabled ? await startInspector({ port: config.inspect.port, logger }) : null;
   const { engine, app } = wireService({
     store,
@@ -40,7 +40,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     leaseMs: config.leaseMs,
     inspect: inspector?.inspect,
     onActorAttached: inspector?.announce,
-    steps: (hooks) => createStepActors({ store, logger, maxUploadBytes: config.maxUploadBytes, faults: config.faults, ...hooks }),
+    steps: (hooks) => createStepActors({ store, logger, faults: config.faults, ...hooks }),
   });
   const { restored } = await engine.restoreAll();
   const sweepKeys = () => store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired'));

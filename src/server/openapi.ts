@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { statsQuerySchema } from './routes/stats.ts';
 import {
   assetQuerySchema,
   createBodySchema,
@@ -7,6 +6,7 @@ import {
   listQuerySchema,
   pageQuerySchema,
   rawUploadQuerySchema,
+  statsQuerySchema,
   viewQuerySchema,
 } from './schemas.ts';
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { CANONICAL_FIELDS } from '../handlers/types.ts';
+import { VOCABULARY } from '../engine/view.ts';
 import type { RetryOptions } from '../machine/policy.ts';
-import { STEP_PHASES } from '../machine/table.ts';
-import { STATUSES } from '../engine/view.ts';
+
+const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS } = VOCABULARY;
 
 const policyPatch = z
   .object({
@@ -56,7 +56,7 @@ export const rawUploadQuerySchema = z
   })
   .strict();
 
-export const mappingTargetSchema = z.enum([...CANONICAL_FIELDS, 'attributes']);
+export const mappingTargetSchema = z.enum(MAPPING_TARGETS);
 
 export const eventBodySchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('START') }).strict(),
@@ -78,7 +78,7 @@ const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).
 export const listQuerySchema = z
   .object({
     status: z.enum(STATUSES).optional(),
-    phase: z.enum(['pending', ...STEP_PHASES, 'failed', 'retrying', 'completed']).optional(),
+    phase: z.enum(TOP_PHASES).optional(),
     limit: limit(500, 50),
     cursor: z.string().max(500).optional(),
   })
@@ -89,3 +89,7 @@ export const pageQuerySchema = z.object({ limit: limit(1000, 100), cursor: z.str
 export const assetQuerySchema = pageQuerySchema.extend({ type: z.string().max(50).optional() }).strict();
 
 export const viewQuerySchema = z.object({ raw: z.enum(['true', 'false']).optional() }).strict();
+
+export const statsQuerySchema = z
+  .object({ since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z' }).optional() })
+  .strict();

@@ -1,6 +1,8 @@
 import type { InspectionEvent } from 'xstate';
 import type { WorkflowStore } from '../db/store.ts';
+import { ArtifactCache } from '../engine/artifacts.ts';
 import { WorkflowEngine, type EngineDeps } from '../engine/engine.ts';
+import { WorkflowQueries } from '../engine/queries.ts';
 import type { Logger } from '../engine/logger.ts';
 import type { StepHooks } from '../engine/steps.ts';
 import type { StepLogic } from '../machine/machine.ts';
@@ -28,6 +30,8 @@ export interface WireOptions {
 /** Wires engine, metrics, change hub and HTTP app around a store: shared by main and the tests. */
 export function wireService(options: WireOptions) {
   const hub = new ChangeHub();
+  // One cache for the steps and for creates, which hand it the tables parsed at upload.
+  const artifacts = new ArtifactCache(options.store);
   // The gauge reads the engine lazily, at scrape time.
   const metrics = new ServiceMetrics(() => engine.livePhases());
   const engine: WorkflowEngine = new WorkflowEngine({
@@ -36,7 +40,9 @@ export function wireService(options: WireOptions) {
       onAttempt: (phase, outcome, seconds) => metrics.onAttempt(phase, outcome, seconds),
       // The engine exists by the time a step runs.
       recordStepRun: (run) => engine.recordStepRun(run),
+      artifacts,
     }),
+    artifacts,
     logger: options.logger,
     inspect: options.inspect,
     onActorAttached: options.onActorAttached,
@@ -49,9 +55,11 @@ export function wireService(options: WireOptions) {
     },
     onPersisted: (seconds) => metrics.onPersisted(seconds),
   });
+  const queries = new WorkflowQueries({ store: options.store, maxUploadBytes: options.maxUploadBytes });
   const app = createApp({
     engine,
-    store: options.store,
+    queries,
+    idempotency: options.store,
     logger: options.logger,
     maxUploadBytes: options.maxUploadBytes,
     hub,
@@ -59,5 +67,5 @@ export function wireService(options: WireOptions) {
     apiKeys: options.apiKeys ?? [],
     corsOrigins: options.corsOrigins ?? [],
   });
-  return { engine, app, hub, metrics };
+  return { engine, queries, app, hub, metrics };
 }

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { InvalidCursorError, type WorkflowChange, type WorkflowStore } from '../../src/db/store.ts';
+import { InvalidCursorError } from '../../src/db/paging.ts';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import type { WorkflowChange } from '../../src/db/workflows.ts';
+import type { TopPhase } from '../../src/machine/table.ts';
 import { GroupCommitWriter } from '../../src/engine/writer.ts';
-import { DRIVERS, testDatabase } from '../support/db.ts';
+import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 
 async function seedWorkflow(store: WorkflowStore, overrides: { name?: string; createdAt?: Date } = {}): Promise<string> {
   const id = randomUUID();
@@ -15,7 +18,7 @@ async function seedWorkflow(store: WorkflowStore, overrides: { name?: string; cr
   return id;
 }
 
-function change(workflowId: string, expectedVersion: number, phase = 'data_source_analysis'): WorkflowChange {
+function change(workflowId: string, expectedVersion: number, phase: TopPhase = 'data_source_analysis'): WorkflowChange {
   return {
     workflowId,
     expectedVersion,
@@ -34,7 +37,7 @@ for (const driver of DRIVERS) {
 
     beforeEach(async () => {
       store = (await testDatabase(driver)).store;
-      await store.truncateAll();
+      await truncateAll(store);
     });
 
     it('creates a workflow with its first audit row and its files', async () => {
@@ -69,7 +72,7 @@ for (const driver of DRIVERS) {
     it('stores step runs in the same statement as the changes', async () => {
       const a = await seedWorkflow(store);
       const at = new Date();
-      const run = { workflowId: a, phase: 'data_source_analysis', attempt: 1, startedAt: at, endedAt: new Date(at.getTime() + 5), outcome: 'succeeded' as const, error: null };
+      const run = { workflowId: a, phase: 'data_source_analysis' as const, attempt: 1, startedAt: at, endedAt: new Date(at.getTime() + 5), outcome: 'succeeded' as const, error: null };
       await store.persistChanges([change(a, 1)], [run, { ...run, attempt: 2, outcome: 'failed', error: { code: 'X' } }]);
       await store.persistChanges([], [{ ...run, attempt: 3 }]);
       const runs = (await store.listStepRuns(a, { limit: 10 })).items;

@@ -2,12 +2,14 @@ import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowStore } from '../../src/db/store.ts';
 import { WorkflowEngine } from '../../src/engine/engine.ts';
+import { WorkflowQueries } from '../../src/engine/queries.ts';
 import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/errors.ts';
 import type { WorkflowView } from '../../src/engine/view.ts';
-import { DataError, TransientError } from '../../src/machine/errors.ts';
+import { DataError } from '../../src/handlers/errors.ts';
+import { TransientError } from '../../src/machine/errors.ts';
 import { MACHINE_VERSION } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
-import { DRIVERS, testDatabase } from '../support/db.ts';
+import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { fakeSteps, hang, outputsFor, type StepBehaviour } from '../support/steps.ts';
 
@@ -37,7 +39,7 @@ for (const driver of DRIVERS) {
 
     beforeEach(async () => {
       store = (await testDatabase(driver)).store;
-      await store.truncateAll();
+      await truncateAll(store);
     });
     afterEach(async () => {
       await Promise.all(engines.splice(0).map((e) => e.stop()));
@@ -103,7 +105,7 @@ for (const driver of DRIVERS) {
       });
       const parked = await until(() => store.getWorkflow(created.id), (row) => row?.status === 'backoff');
       await first.stop();
-      const wakeAt = Date.parse(((await first.get(created.id)).wakeAt)!);
+      const wakeAt = Date.parse(((await new WorkflowQueries({ store, maxUploadBytes: 1 << 20 }).get(created.id)).wakeAt)!);
       let calledAt = 0;
       const second = engineWith({ data_validation: () => ((calledAt = Date.now()), outputsFor('data_validation')) });
       await second.restoreAll();
@@ -209,7 +211,7 @@ for (const driver of DRIVERS) {
       const row = await finished(created.id);
       expect(row).toMatchObject({ status: 'completed', machineVersion: MACHINE_VERSION });
       expect(migrated).toEqual([created.id]);
-      expect((await fresh.get(created.id)).name).toBe('migrated');
+      expect((await new WorkflowQueries({ store, maxUploadBytes: 1 << 20 }).get(created.id)).name).toBe('migrated');
     });
 
     it('reports each committed change, in order, after it is durable', async () => {

@@ -6,7 +6,7 @@ import { analyseDependencies, analyseSource, classifyAssets, mapFields, parseInp
 import { STEP_PHASES } from '../../src/machine/table.ts';
 import { wireService } from '../../src/server/service.ts';
 import { cmfIntakeCsv, serviceNowCiCsv, serviceNowRelCsv, utf8 } from '../fixtures/generate.ts';
-import { testDatabase } from '../support/db.ts';
+import { testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 
 describe('the real pipeline through the engine', () => {
@@ -14,7 +14,7 @@ describe('the real pipeline through the engine', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
   });
 
   it('handlers leave their inputs untouched, so steps may share one parsed copy', async () => {
@@ -36,7 +36,7 @@ describe('the real pipeline through the engine', () => {
   it('runs ServiceNow CIs plus relations to completed, and a second integration run duplicates nothing', async () => {
     let engine: WorkflowEngine | null = null;
     try {
-      const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, steps: (hooks) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 24, ...hooks }) });
+      const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }) });
       engine = wired.engine;
       const { csv, cis } = serviceNowCiCsv({ rows: 120, seed: 5 });
       const created = await engine.create({
@@ -57,7 +57,7 @@ describe('the real pipeline through the engine', () => {
         throw new Error('did not settle');
       };
       expect((await settle()).status).toBe('completed');
-      const view = await engine.get(created.id);
+      const view = await wired.queries.get(created.id);
       const ops = view.context.database_operations as { assets: { inserted: number }; dependencies: { inserted: number } };
       const assets = await store.listAssets(created.id, { limit: 1000 });
       const edges = await store.listDependencies(created.id, { limit: 1000 });
@@ -65,7 +65,7 @@ describe('the real pipeline through the engine', () => {
       expect(ops.dependencies.inserted).toBe(edges.items.length);
       expect(edges.items.length).toBeGreaterThan(0);
       // A crash and a restore run the integration step again: it changes nothing the second time.
-      const bodies = createStepBodies({ store, logger: testLogger(), maxUploadBytes: 1 << 24 });
+      const bodies = createStepBodies({ store, logger: testLogger() });
       const rerun = await bodies.database_integration({ workflowId: created.id, phase: 'database_integration', attempt: 2, timeoutMs: 60_000 }, new AbortController().signal);
       const counts = rerun.outputs.database_operations as { assets: Record<string, number>; dependencies: Record<string, number> };
       expect(counts.assets).toEqual({ inserted: 0, updated: 0, unchanged: assets.items.length, deleted: 0 });

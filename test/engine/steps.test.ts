@@ -1,10 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise, waitFor } from 'xstate';
 import type { WorkflowStore } from '../../src/db/store.ts';
-import { createStepActors, type StepOutcome } from '../../src/engine/steps.ts';
+import { createStepActors, createStepBodies, type StepOutcome } from '../../src/engine/steps.ts';
 import { workflowMachine, type StepInput, type StepOutput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
-import { testDatabase } from '../support/db.ts';
+import { testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { outputsFor } from '../support/steps.ts';
 
@@ -16,7 +16,7 @@ describe('step adapter', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
     const at = new Date();
     await store.createWorkflow(
       { id: workflowId, name: 't', phase: 'pending', status: 'pending', snapshot: {}, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
@@ -33,7 +33,7 @@ describe('step adapter', () => {
     let abortedWith: unknown = null;
     const outcomes: StepOutcome[] = [];
     const steps = createStepActors(
-      { store, logger: testLogger(), maxUploadBytes: 1 << 20, onAttempt: (_p, outcome) => outcomes.push(outcome) },
+      { store, logger: testLogger(), onAttempt: (_p, outcome) => outcomes.push(outcome) },
       bodies({
         data_validation: (_input, signal) => {
           calls += 1;
@@ -65,7 +65,7 @@ describe('step adapter', () => {
 
   it('records a cancelled attempt when the workflow is cancelled mid-step', async () => {
     const steps = createStepActors(
-      { store, logger: testLogger(), maxUploadBytes: 1 << 20 },
+      { store, logger: testLogger() },
       bodies({ field_mapping: (_i, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('stop')))) }),
     );
     const actor = createActor(workflowMachine.provide({ actors: steps }), { input: { workflowId, name: 't' } });
@@ -87,7 +87,7 @@ describe('step adapter', () => {
     let n = 0;
     const rolls = [0.1, 0.9, 0.15, 0.5];
     const steps = createStepActors(
-      { store, logger: testLogger(), maxUploadBytes: 1 << 20, faults: { transient: 0.2, timeout: 0, slow: 0, slowMs: 0 }, random: () => rolls[n++ % rolls.length]! },
+      { store, logger: testLogger(), faults: { transient: 0.2, timeout: 0, slow: 0, slowMs: 0 }, random: () => rolls[n++ % rolls.length]! },
       bodies({}),
     );
     const actor = createActor(steps.data_source_analysis, { input: { workflowId, phase: 'data_source_analysis', attempt: 1, timeoutMs: 1_000 } });
@@ -98,5 +98,22 @@ describe('step adapter', () => {
     second.subscribe({ error: () => {} });
     second.start();
     await expect(toPromise(second)).resolves.toEqual(outputsFor('data_source_analysis'));
+  });
+
+  it('fails at once, without burning retries, when an earlier phase\'s stored output is missing', async () => {
+    // The real integration step reads the classified assets and the dependency graph; neither was stored.
+    const real = createStepBodies({ store, logger: testLogger() });
+    const steps = createStepActors({ store, logger: testLogger() }, bodies({ database_integration: real.database_integration }));
+    const actor = createActor(workflowMachine.provide({ actors: steps }), {
+      input: { workflowId, name: 't', options: { retry: { retries: 3, initialDelayMs: 1 } } },
+    });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    actor.send({ type: 'START' });
+    const done = await waitFor(actor, (s) => s.matches('failed') || s.status === 'done', { timeout: 5_000 });
+    expect(done.value).toBe('failed');
+    expect(done.context.attempts.database_integration).toBe(1);
+    expect(done.context.errors.map((e) => [e.phase, e.code, e.retryable])).toEqual([['database_integration', 'ARTIFACT_MISSING', false]]);
+    expect(done.context.errors[0]!.hint).toMatch(/RETRY with fromPhase data_source_analysis/);
   });
 });

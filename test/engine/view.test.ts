@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, waitFor } from 'xstate';
-import { DataError } from '../../src/machine/errors.ts';
+import { DataError } from '../../src/handlers/errors.ts';
 import { EVENT_TYPES, workflowMachine, type WorkflowEvent } from '../../src/machine/machine.ts';
-import { ACCEPTED_EVENTS, statusOf, type WorkflowStatus } from '../../src/engine/view.ts';
+import { ACCEPTED_EVENTS, statusOf } from '../../src/engine/view.ts';
+import type { WorkflowStatus } from '../../src/machine/table.ts';
 import { TransientError } from '../../src/machine/errors.ts';
 import { fakeSteps, hang } from '../support/steps.ts';
 

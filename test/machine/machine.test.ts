@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, waitFor, type SnapshotFrom } from 'xstate';
-import { DataError, TransientError } from '../../src/machine/errors.ts';
+import { DataError } from '../../src/handlers/errors.ts';
+import { TransientError } from '../../src/machine/errors.ts';
 import { workflowMachine, type WorkflowInput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { fakeSteps, hang, outputsFor, type StepBehaviour } from '../support/steps.ts';

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowStore } from '../../src/db/store.ts';
 import type { WorkflowEngine } from '../../src/engine/engine.ts';
-import { DataError } from '../../src/machine/errors.ts';
+import { DataError } from '../../src/handlers/errors.ts';
 import type { Phase } from '../../src/machine/table.ts';
 import { wireService } from '../../src/server/service.ts';
-import { DRIVERS, testDatabase } from '../support/db.ts';
+import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { fakeSteps, outputsFor, type StepBehaviour } from '../support/steps.ts';
 
@@ -40,7 +40,7 @@ for (const driver of DRIVERS) {
 
     beforeEach(async () => {
       store = (await testDatabase(driver)).store;
-      await store.truncateAll();
+      await truncateAll(store);
       setup();
     });
     afterEach(async () => {
@@ -238,7 +238,7 @@ describe('Idempotency-Key', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
     ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps() }));
   });
   afterEach(() => engine.stop());

@@ -5,7 +5,7 @@ import type { WorkflowStore } from '../../src/db/store.ts';
 import type { WorkflowEngine } from '../../src/engine/engine.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { wireService } from '../../src/server/service.ts';
-import { testDatabase } from '../support/db.ts';
+import { testDatabase, truncateAll } from '../support/db.ts';
 import { fakeSteps } from '../support/steps.ts';
 
 const READER = 'reader-token-0123456789abcdef';
@@ -41,7 +41,7 @@ describe('security', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
   });
   afterEach(() => engine.stop());
 

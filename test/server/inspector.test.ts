@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { WorkflowStore } from '../../src/db/store.ts';
 import { WorkflowEngine } from '../../src/engine/engine.ts';
-import { DataError } from '../../src/machine/errors.ts';
+import { DataError } from '../../src/handlers/errors.ts';
 import type { Phase } from '../../src/machine/table.ts';
 import { startInspector, type Inspector } from '../../src/server/inspector.ts';
-import { testDatabase } from '../support/db.ts';
+import { testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { fakeSteps, hang, type StepBehaviour } from '../support/steps.ts';
 
@@ -93,7 +93,7 @@ describe('Stately inspector', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
     inspector = await startInspector({ port: await freePort(), logger: testLogger() });
     receiver = await connectReceiver(inspector.wsUrl);
   });

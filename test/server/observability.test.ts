@@ -6,7 +6,7 @@ import { TransientError } from '../../src/machine/errors.ts';
 import type { StepInput, StepOutput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { wireService } from '../../src/server/service.ts';
-import { testDatabase } from '../support/db.ts';
+import { testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { outputsFor } from '../support/steps.ts';
 
@@ -48,7 +48,7 @@ describe('observability', () => {
       store,
       logger: testLogger(),
       maxUploadBytes: 1 << 20,
-      steps: (hooks) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, ...hooks }, all),
+      steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }, all),
     }));
   };
   const create = async (options: Record<string, unknown> = {}) => {
@@ -71,7 +71,7 @@ describe('observability', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
     setup();
   });
   afterEach(async () => {

@@ -6,7 +6,7 @@ import { createStepActors, type FaultConfig } from '../../src/engine/steps.ts';
 import type { StepInput, StepOutput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { wireService } from '../../src/server/service.ts';
-import { DRIVERS, testDatabase } from '../support/db.ts';
+import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { fakeSteps, hang, outputsFor } from '../support/steps.ts';
 
@@ -33,7 +33,7 @@ for (const driver of DRIVERS) {
 
     beforeEach(async () => {
       store = (await testDatabase(driver)).store;
-      await store.truncateAll();
+      await truncateAll(store);
     });
     afterEach(() => engine.stop());
 
@@ -43,7 +43,7 @@ for (const driver of DRIVERS) {
         store,
         logger: testLogger(),
         maxUploadBytes: 1 << 20,
-        steps: (hooks) => createStepActors({ store, logger: testLogger(), maxUploadBytes: 1 << 20, faults, random: mulberry32(42), ...hooks }, noopBodies),
+        steps: (hooks) => createStepActors({ store, logger: testLogger(), faults, random: mulberry32(42), ...hooks }, noopBodies),
       }));
       const ids: string[] = [];
       for (let i = 0; i < 300; i++) {
@@ -114,7 +114,7 @@ describe('bad input and strangers', () => {
 
   beforeEach(async () => {
     store = (await testDatabase('pglite')).store;
-    await store.truncateAll();
+    await truncateAll(store);
     // The first step never finishes, so every workflow made here stays active and takes CANCEL.
     ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 64 * 1024, steps: () => fakeSteps({ data_source_analysis: hang() }) }));
     const res = await request('/workflows', {
@@ -242,7 +242,7 @@ describe('bad input and strangers', () => {
 describe('what errors reveal', () => {
   it('never puts a stack trace, SQL text or file path in a response', async () => {
     const { store } = await testDatabase('pglite');
-    await store.truncateAll();
+    await truncateAll(store);
     const leaky = new Error('Failed query: select "id" from "workflows" where "id" = $1\n    at WorkflowStore.getWorkflow (/work/main/src/db/store.ts:211:7)');
     const broken = Object.create(store) as WorkflowStore;
     broken.getWorkflow = () => Promise.reject(leaky);

@@ -1,6 +1,8 @@
+import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
-import { WorkflowStore } from '../../src/db/store.ts';
+import { artifacts, assets, datasetFiles, dependencies, idempotencyKeys, stepRuns, workflowTransitions, workflows } from '../../src/db/schema.ts';
+import { createStore, type WorkflowStore } from '../../src/db/store.ts';
 
 export type DriverKind = 'pglite' | 'postgres';
 
@@ -45,9 +47,16 @@ export function testDatabase(kind: DriverKind): Promise<TestDatabase> {
           ? await openDatabase({ dataDir: null })
           : // Each worker gets its own database, so parallel files never truncate each other's tables.
             await openDatabase({ url: await freshPostgresUrl(process.env.DATABASE_URL!, `w${process.env.VITEST_POOL_ID ?? '0'}`) });
-      return { handle, store: new WorkflowStore(handle.db) };
+      return { handle, store: createStore(handle.db) };
     })();
     cache.__discoveryTestDbs.set(kind, db);
   }
   return db;
+}
+
+/** Empties every table of the store's database, between tests. */
+export async function truncateAll(store: Pick<WorkflowStore, 'db'>): Promise<void> {
+  await store.db.execute(
+    sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies}, ${idempotencyKeys} cascade`,
+  );
 }

@@ -8,9 +8,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Hono, type Context } from 'hono';
-import { STATUSES } from '../../engine/view.ts';
-import { CANONICAL_FIELDS } from '../../handlers/types.ts';
-import { STEP_PHASES, TOP_PHASES } from '../../machine/table.ts';
+import { VOCABULARY } from '../../engine/view.ts';
 
 const UI_ROOT = fileURLToPath(new URL('../../ui/', import.meta.url));
 const ASSET_DIR = join(UI_ROOT, 'assets');
@@ -91,7 +89,7 @@ function send(c: Context, asset: Asset): Response {
 /** Which vocabularies the console needs, from the same constants the API validates with. */
 function metaAsset(): Asset {
   return toAsset(
-    JSON.stringify({ phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: [...CANONICAL_FIELDS, 'attributes'] }),
+    JSON.stringify(VOCABULARY),
     TYPES['.json']!,
   );
 }

@@ -1,0 +1,191 @@
+import { encodeCursor, offsetPage, type Page, type PageRequest } from '../db/paging.ts';
+import type { AssetRow, DependencyRow, StepRunRow, TransitionRow } from '../db/schema.ts';
+import type { WorkflowStore } from '../db/store.ts';
+import type { WorkflowFilter } from '../db/workflows.ts';
+import { AppError } from '../errors.ts';
+import type { FieldMapping, MappingOutput, QuarantinedRecord, ValidationOutput } from '../handlers/types.ts';
+import { STEP_PHASES } from '../machine/table.ts';
+import { ARTIFACT } from './artifacts.ts';
+import { WorkflowNotFoundError } from './errors.ts';
+import { checkUpload, type UploadFile } from './uploads.ts';
+import { rowToView, type WorkflowView } from './view.ts';
+
+export interface QueryDeps {
+  store: WorkflowStore;
+  maxUploadBytes: number;
+}
+
+export interface HistoryItem {
+  seq: number;
+  event: unknown;
+  eventType: string;
+  fromPhase: string | null;
+  toPhase: string;
+  value: unknown;
+  status: string;
+  at: string;
+  durationMs: number | null;
+  correlationId: string | null;
+  actor: string | null;
+}
+
+const DAY_MS = 86_400_000;
+const REPLAY_PAGE = 500;
+
+function historyItem(row: TransitionRow): HistoryItem {
+  return {
+    seq: row.seq,
+    event: row.event,
+    eventType: row.eventType,
+    fromPhase: row.fromPhase,
+    toPhase: row.toPhase,
+    value: row.value,
+    status: row.status,
+    at: row.at.toISOString(),
+    durationMs: row.durationMs,
+    correlationId: row.correlationId,
+    actor: row.actor,
+  };
+}
+
+function stepItem(row: StepRunRow) {
+  return {
+    phase: row.phase,
+    attempt: row.attempt,
+    startedAt: row.startedAt.toISOString(),
+    endedAt: row.endedAt?.toISOString() ?? null,
+    durationMs: row.durationMs,
+    outcome: row.outcome,
+    error: row.error,
+  };
+}
+
+function inventoryItem(row: AssetRow | DependencyRow) {
+  return { ...(row.data as Record<string, unknown>), updatedAt: row.updatedAt.toISOString() };
+}
+
+function mapPage<T, U>(page: Page<T>, map: (item: T) => U): Page<U> {
+  return { items: page.items.map(map), nextCursor: page.nextCursor };
+}
+
+const rate = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 10_000);
+
+/**
+ * The engine's read side: what the API may know about workflows, as views, from the database. It
+ * owns the artefact keys and the paging; every per-workflow read answers 404 for an unknown id.
+ */
+export class WorkflowQueries {
+  constructor(private readonly deps: QueryDeps) {}
+
+  /** The committed view, read from the database (the source of truth). */
+  async get(id: string, options: { raw?: boolean } = {}): Promise<WorkflowView> {
+    const row = await this.deps.store.getWorkflow(id);
+    if (!row) throw new WorkflowNotFoundError(id);
+    return rowToView(row, options.raw ?? false);
+  }
+
+  /** Workflows newest first. */
+  async list(filter: WorkflowFilter): Promise<Page<WorkflowView>> {
+    return mapPage(await this.deps.store.listWorkflows(filter), (row) => rowToView(row, false));
+  }
+
+  /** The audit trail, oldest first. */
+  async history(id: string, page: PageRequest): Promise<Page<HistoryItem>> {
+    await this.get(id);
+    return mapPage(await this.deps.store.getHistory(id, page), historyItem);
+  }
+
+  /** The audit rows after seq `after` and before `before`: what a resuming stream missed. */
+  async *historyBetween(id: string, after: number, before: number): AsyncGenerator<HistoryItem> {
+    // The history is keyset-paged by seq: a cursor at `after` starts the replay right after it.
+    let cursor: string | undefined = encodeCursor([after]);
+    while (cursor) {
+      const page = await this.deps.store.getHistory(id, { limit: REPLAY_PAGE, cursor });
+      for (const row of page.items) {
+        if (row.seq >= before) return;
+        yield historyItem(row);
+      }
+      cursor = page.nextCursor ?? undefined;
+    }
+  }
+
+  /** Every step attempt with its outcome. */
+  async steps(id: string, page: PageRequest): Promise<Page<ReturnType<typeof stepItem>>> {
+    await this.get(id);
+    return mapPage(await this.deps.store.listStepRuns(id, page), stepItem);
+  }
+
+  async assets(id: string, page: PageRequest & { type?: string }): Promise<Page<Record<string, unknown>>> {
+    await this.get(id);
+    return mapPage(await this.deps.store.listAssets(id, page), inventoryItem);
+  }
+
+  async dependencies(id: string, page: PageRequest): Promise<Page<Record<string, unknown>>> {
+    await this.get(id);
+    return mapPage(await this.deps.store.listDependencies(id, page), inventoryItem);
+  }
+
+  /** Records held back by validation; empty until validation ran. */
+  async quarantine(id: string, page: PageRequest): Promise<Page<QuarantinedRecord>> {
+    await this.get(id);
+    const validation = await this.deps.store.getArtifact<ValidationOutput>(id, ARTIFACT.validation);
+    return offsetPage(validation?.quarantine ?? [], page);
+  }
+
+  /** Column to canonical field mappings; empty until field mapping ran. */
+  async mappings(id: string, page: PageRequest): Promise<Page<FieldMapping>> {
+    await this.get(id);
+    const mapping = await this.deps.store.getArtifact<MappingOutput>(id, ARTIFACT.mappings);
+    return offsetPage(mapping?.mappings ?? [], page);
+  }
+
+  /** Overrides must name columns the mapping step saw, so a typo is a 400 now rather than a failed workflow later. */
+  async checkOverrides(id: string, overrides: Record<string, string>): Promise<void> {
+    await this.get(id);
+    const mapping = await this.deps.store.getArtifact<MappingOutput>(id, ARTIFACT.mappings);
+    if (!mapping) return;
+    const known = new Set(mapping.mappings.flatMap((m) => [m.source, `${m.file}:${m.source}`]));
+    const unknown = Object.keys(overrides).filter((k) => !known.has(k));
+    if (unknown.length > 0) {
+      throw new AppError(
+        'UNKNOWN_COLUMN',
+        `Overrides name columns that are in no uploaded file: ${unknown.join(', ')}. Use the source names from GET /workflows/${id}/mappings.`,
+        { details: { unknown } },
+      );
+    }
+  }
+
+  /** Decodes, size-checks and parses an upload before anything is stored (see checkUpload). */
+  checkUpload(files: UploadFile[]) {
+    return checkUpload(files, this.deps.maxUploadBytes);
+  }
+
+  /** Workflows left untouched because another machine version stored them. */
+  needsMigration(): Promise<number> {
+    return this.deps.store.countWithStatus('needs_migration');
+  }
+
+  /** Per-phase success and failure rates, retries and durations since `since` (default: the last day). */
+  async stats(since: Date = new Date(Date.now() - DAY_MS)) {
+    const [rows, workflows] = await Promise.all([this.deps.store.stepStats(since), this.deps.store.workflowCounts(since)]);
+    const byPhase = new Map(rows.map((r) => [r.phase, r]));
+    const phases = STEP_PHASES.map((phase) => {
+      const r = byPhase.get(phase);
+      const finished = (r?.succeeded ?? 0) + (r?.failed ?? 0);
+      return {
+        phase,
+        attempts: r?.attempts ?? 0,
+        succeeded: r?.succeeded ?? 0,
+        failed: r?.failed ?? 0,
+        timedOut: r?.timedOut ?? 0,
+        cancelled: r?.cancelled ?? 0,
+        retries: r?.retries ?? 0,
+        successRate: rate(r?.succeeded ?? 0, finished),
+        failureRate: rate(r?.failed ?? 0, finished),
+        p50Ms: r?.p50Ms ?? null,
+        p95Ms: r?.p95Ms ?? null,
+      };
+    });
+    return { since: since.toISOString(), workflows, phases };
+  }
+}

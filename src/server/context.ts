@@ -1,0 +1,34 @@
+import type { z } from 'zod';
+import type { WorkflowEngine } from '../engine/engine.ts';
+import type { Logger } from '../engine/logger.ts';
+import type { WorkflowQueries } from '../engine/queries.ts';
+import type { ApiKey } from './config.ts';
+import { invalidRequest } from './errors.ts';
+import type { IdempotencyKeys } from './idempotency.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import type { ChangeHub } from './stream.ts';
+
+/** What the HTTP app and its routes are built from. */
+export interface AppDeps {
+  /** The write side: creates workflows and sends them events. */
+  engine: WorkflowEngine;
+  /** The read side: views, history, inventory, upload checks. */
+  queries: WorkflowQueries;
+  idempotency: IdempotencyKeys;
+  logger: Logger;
+  maxUploadBytes: number;
+  hub: ChangeHub;
+  metrics: ServiceMetrics;
+  apiKeys: ApiKey[];
+  corsOrigins: string[];
+}
+
+/** `principal` is the API key's name, or null when auth is off. */
+export type AppEnv = { Variables: { correlationId: string; principal: string | null } };
+
+/** Parses `input` with `schema` or throws a 400 naming the field and the problem. */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw invalidRequest(result.error, where);
+  return result.data;
+}
