@@ -258,7 +258,7 @@ function considered(mappings: FieldMapping[]): string {
 }
 
 function lowConfidence(analysis: TableAnalysis, mapping: FieldMapping, kind: string): string {
-  return `${analysis.table}: ${kind} column "${mapping.source}" → ${mapping.target} has low confidence ${mapping.confidence} (decided by ${mapping.decidedBy.replace(/_/g, ' ')}: ${mapping.evidence[0] ?? 'no evidence'}).`;
+  return `LOW_CONFIDENCE: ${analysis.table}: ${kind} column "${mapping.source}" → ${mapping.target} has low confidence ${mapping.confidence} (decided by ${mapping.decidedBy.replace(/_/g, ' ')}: ${mapping.evidence[0] ?? 'no evidence'}).`;
 }
 
 /** Why a person should look at one table's mappings; `unidentified` when its records cannot become assets or edges at all. */
@@ -273,7 +273,7 @@ function reviewOf(analysis: TableAnalysis, mappings: FieldMapping[], threshold: 
     const identity = mappings.filter((mapping) => IDENTITY_FIELDS.includes(mapping.target as CanonicalField));
     if (analysis.rows > 0 && identity.length === 0) {
       unidentified = true;
-      reasons.push(`${analysis.table}: no column maps to an identity field (name, hostname, fqdn, ip_addresses or source_key), so its ${analysis.rows} records cannot become assets. ${considered(mappings)}`);
+      reasons.push(`NO_IDENTITY_COLUMN: ${analysis.table}: no column maps to an identity field (name, hostname, fqdn, ip_addresses or source_key), so its ${analysis.rows} records cannot become assets. ${considered(mappings)}`);
     }
     for (const mapping of identity) if (mapping.reason !== 'override' && mapping.confidence < threshold) reasons.push(lowConfidence(analysis, mapping, 'identity'));
     return { reasons, unidentified };
@@ -283,7 +283,7 @@ function reviewOf(analysis: TableAnalysis, mappings: FieldMapping[], threshold: 
     const found = mappings.filter((mapping) => options.includes(mapping.target as CanonicalField));
     if (found.length === 0 && analysis.rows > 0) {
       unidentified = true;
-      reasons.push(`${analysis.table}: no column maps to ${options.join(' or ')}, so its ${analysis.role} have no endpoint. ${considered(mappings)}`);
+      reasons.push(`NO_IDENTITY_COLUMN: ${analysis.table}: no column maps to ${options.join(' or ')}, so its ${analysis.role} have no endpoint. ${considered(mappings)}`);
     }
     for (const mapping of found) if (mapping.reason !== 'override' && mapping.confidence < threshold) reasons.push(lowConfidence(analysis, mapping, 'endpoint'));
   }
