@@ -13,7 +13,7 @@ const WEAK_TOKENS = new Set(['name', 'type', 'id', 'status', 'group', 'date', 'n
 // Words that leave a header's subject as it is ("Primary IP Address" is an IP address) ...
 const NEUTRAL_WORDS = new Set(['primary', 'main', 'current', 'actual', 'full', 'total', 'configured', 'in', 'gb', 'mb', 'tb', 'kb', 'gib', 'mib', 'tib', 'ghz', 'mhz']);
 // ... and words that move it elsewhere ("backup software vendor" is not the machine's manufacturer).
-const SUBJECT_WORDS = new Set(['backup', 'last', 'previous', 'old', 'new', 'parent', 'child', 'license', 'licence', 'contract', 'warranty', 'purchase', 'invoice', 'billing', 'discovery', 'sync', 'monitoring', 'patch', 'alert', 'created', 'updated', 'by', 'expiration', 'expiry', 'target', 'source', 'destination', 'requested', 'approval', 'approver', 'vendor', 'software']);
+const SUBJECT_WORDS = new Set(['backup', 'last', 'previous', 'old', 'new', 'parent', 'child', 'license', 'licence', 'contract', 'warranty', 'purchase', 'invoice', 'billing', 'discovery', 'sync', 'monitoring', 'patch', 'alert', 'created', 'updated', 'by', 'expiration', 'expiry', 'target', 'source', 'destination', 'requested', 'approval', 'approver', 'vendor', 'software', 'utilisation', 'utilization', 'usage', 'load', 'percent', 'pct', 'free', 'used']);
 // Words that, under another record's prefix, name that record (app_name, bus_sys_id).
 const RECORD_NAMING_WORDS = new Set(['name', 'key', 'id', 'label', 'title', 'display', 'display_name']);
 const ENTITY_FIELDS: Partial<Record<NonNullable<Reading['entity']>, CanonicalField>> = {
@@ -24,6 +24,7 @@ const ENTITY_FIELDS: Partial<Record<NonNullable<Reading['entity']>, CanonicalFie
   model: 'model',
 };
 const TYPE_FIELDS: readonly CanonicalField[] = ['asset_class', 'rel_type'];
+const NAMING_FIELDS = new Set<MappingTarget>(['name', 'hostname', 'fqdn']);
 /** Below this a column is kept under attributes: a guess that weak misleads more than it helps. */
 const MIN_CONFIDENCE = 0.5;
 /** Identity and type mappings below this ask for a review (configurable per call). */
@@ -110,8 +111,10 @@ function readingCandidates(reading: Reading, analysis: TableAnalysis): Candidate
   if (reading.entity !== null) {
     // Another record's field (app_name on a server row): only its name and its criticality say something of this record.
     const field = ENTITY_FIELDS[reading.entity];
-    const rest = reading.words.join('_');
-    if (field && fieldAllowed(field, analysis.role) && (rest === '' || RECORD_NAMING_WORDS.has(rest) || reading.words.every((word) => RECORD_NAMING_WORDS.has(word)))) {
+    // "app_application_criticality": the record's own name inside its fields says nothing more.
+    const own = new Set(field?.split('_') ?? []);
+    const rest = reading.words.filter((word) => !own.has(word)).join('_');
+    if (field && fieldAllowed(field, analysis.role) && (rest === '' || RECORD_NAMING_WORDS.has(rest) || rest.split('_').every((word) => RECORD_NAMING_WORDS.has(word)))) {
       return [{ target: field, confidence: 0.85 * reading.weight, reason: 'synonym', decidedBy: 'header', evidence: [...reading.steps, `"${reading.words.join(' ')}" of the ${reading.entity.replace('_', ' ')} names the ${field}`] }];
     }
     const critical = (SYNONYMS_BY_WORDS.get(rest) ?? []).some((synonym) => synonym.target === 'criticality');
@@ -199,6 +202,9 @@ export function mapTable(table: Table, analysis: TableAnalysis, overrides: Map<s
   const names = readColumns(table.columns);
   const result = new Map<string, FieldMapping>();
   const claims: { column: string; candidate: Candidate; score: number; order: number }[] = [];
+  const candidates = table.columns.map((column, order) => candidatesFor(column, names[order], analysis, profiles.get(column)));
+  // Host-like values make a name column only where no header names the records already (an asset tag looks like a host name too).
+  const named = candidates.some((list) => list.some((candidate) => candidate.decidedBy !== 'values' && NAMING_FIELDS.has(candidate.target) && candidate.confidence >= REVIEW_CONFIDENCE));
   table.columns.forEach((column, order) => {
     const override = overrides.get(`${table.id}:${column}`) ?? overrides.get(column);
     if (override !== undefined) {
@@ -206,7 +212,8 @@ export function mapTable(table: Table, analysis: TableAnalysis, overrides: Map<s
       return;
     }
     const fill = 1 - 0.5 * (profiles.get(column)?.emptyShare ?? 0);
-    for (const candidate of candidatesFor(column, names[order], analysis, profiles.get(column))) {
+    for (const candidate of candidates[order]) {
+      if (named && candidate.decidedBy === 'values' && candidate.target === 'name') continue;
       claims.push({ column, candidate, score: candidate.confidence * fill * (candidate.reason === 'content' ? 1.05 : 1), order });
     }
   });

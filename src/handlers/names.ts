@@ -51,7 +51,8 @@ const WORDS: Record<string, string> = {
   dept: 'department', nm: 'name', stat: 'status', sts: 'status', cat: 'category', cls: 'class',
   typ: 'type', hw: 'hardware', ser: 'serial', proc: 'process', dst: 'destination', dest: 'destination',
   src: 'source', hostnm: 'hostname', ipaddr: 'ip address', ipaddress: 'ip address', macaddr: 'mac address',
-  sn: 'serial number', sno: 'serial number', serialno: 'serial number', opsys: 'os',
+  sn: 'serial number', sno: 'serial number', serialno: 'serial number', opsys: 'os', typename: 'type', classname: 'class',
+  brand: 'manufacturer', marque: 'manufacturer', famille: 'family', familia: 'family', familie: 'family',
   // German
   rechnername: 'hostname', servername: 'server name', adresse: 'address', betriebssystem: 'os',
   umgebung: 'environment', standort: 'location', hersteller: 'manufacturer', modell: 'model',
@@ -63,7 +64,7 @@ const WORDS: Record<string, string> = {
   quelle: 'source', ziel: 'target', beziehung: 'relationship', beziehungstyp: 'relationship type', art: 'type',
   ubergeordnet: 'parent', uebergeordnet: 'parent', untergeordnet: 'child', gruppe: 'group', beschreibung: 'description',
   zustand: 'status', betriebsstatus: 'operational status', gerat: 'device', geraet: 'device', geratetyp: 'device type',
-  geraetetyp: 'device type', netzwerk: 'network',
+  geraetetyp: 'device type', netzwerk: 'network', auslastung: 'utilisation',
   // French
   nom: 'name', hote: 'host', environnement: 'environment', emplacement: 'location', localisation: 'location',
   lieu: 'location', fabricant: 'manufacturer', constructeur: 'manufacturer', modele: 'model', numero: 'number',
@@ -125,7 +126,7 @@ const SIDE_WORDS = new Set(['source', 'src', 'destination', 'dest', 'dst', 'targ
 // Reference markers at the end of a header, longest first: what is left names the record referred to.
 const MARKERS: string[][] = [['u', 'key'], ['sys', 'id'], ['display', 'value'], ['key'], ['id'], ['ref'], ['value']];
 // After a dot, these name a field of the record referred to, so the header names that record.
-const DOTTED_FIELDS = new Set(['name', 'display_value', 'value', 'sys_id', 'id', 'key', 'label']);
+const DOTTED_FIELDS = new Set(['name', 'display_value', 'value', 'sys_id', 'id', 'key', 'label', 'friendlyname']);
 
 interface Header {
   /** Dotted path before the last part ("server" in server.os). */
@@ -136,9 +137,10 @@ interface Header {
 }
 
 function header(column: string): Header {
-  const segments = column.split('.').map((segment) => splitWords(segment).join('_')).filter((segment) => segment !== '');
+  // ServiceNow dot-walks with ".", iTop with "->".
+  const segments = column.split(/\.|->/).map((segment) => splitWords(segment).join('_')).filter((segment) => segment !== '');
   let last = segments.length - 1;
-  while (last > 0 && DOTTED_FIELDS.has(segments[last])) last--;
+  while (last > 0 && DOTTED_FIELDS.has(normaliseWords(segments[last].split('_')).join('_'))) last--;
   const field = last < segments.length - 1 ? segments.slice(last + 1).join('.') : null;
   return { path: segments.slice(0, last), words: segments[last]?.split('_') ?? [], field };
 }
@@ -199,7 +201,7 @@ export function readColumns(columns: string[]): ColumnName[] {
     const prefix = path.length === 0 && words.length > 1 ? prefixes.get(words[0]) : undefined;
     const secondary = prefix !== undefined && prefix.entity !== null && prefix.entity !== 'self';
     const steps: string[] = [];
-    if (field !== null) steps.push(`".${field}" read as a reference to the record's ${words.join(' ')}`);
+    if (field !== null) steps.push(`"${field.replace(/\./g, ' ')}" after the dot read as a reference to the record's ${words.join(' ')}`);
     let entity: Entity | null = null;
     if (path.length > 0) {
       const pathEntity = entityOf(path.flatMap((segment) => segment.split('_')));
@@ -207,7 +209,7 @@ export function readColumns(columns: string[]): ColumnName[] {
       steps.push(`path "${path.join('.')}." dropped`);
     }
     // A header under another record's prefix says less about this record when read whole.
-    read(words, secondary ? 0.75 : 1, entity, steps);
+    read(words, secondary ? 0.6 : 1, entity, steps);
     if (prefix) {
       const rest = words.slice(prefix.words.length);
       const dropped = [...steps, `prefix "${prefix.words.join('_')}_" shared by several columns dropped`];

@@ -110,6 +110,7 @@ const STRONG: ValueKind[] = ['ipv4', 'ipv6', 'mac', 'date', 'email', 'url', 'boo
 // Fields whose values are text: a column of numbers is something else.
 const TEXT_FIELDS = new Set<CanonicalField>(['name', 'hostname', 'fqdn', 'ip_addresses', 'mac_address', 'os_name', 'os_family', 'environment', 'asset_class', 'manufacturer', 'tags', 'src_ip', 'dst_ip', 'src_host', 'dst_host', 'process']);
 const NUMBER_KINDS: ValueKind[] = ['integer', 'number'];
+const NUMERIC_FIELDS = new Set<CanonicalField>(['cpu_cores', 'memory_mb', 'disk_gb', 'dst_port']);
 // FQDNs name hosts, clusters, services, locations...: they only contradict fields that never hold one.
 const FQDN_NEVER = new Set<CanonicalField>(['environment', 'os_name', 'os_family', 'os_version', 'asset_class', 'manufacturer', 'model', 'cpu_cores', 'memory_mb', 'disk_gb', 'serial_number', 'mac_address', 'ip_addresses', 'criticality', 'operational_status', 'lifecycle_status', 'cost_center', 'dst_port']);
 
@@ -141,6 +142,10 @@ export function valueSupport(target: CanonicalField, profile: ColumnProfile | un
     if (!best || share > best.share) best = { kind, share };
   }
   if (best && best.share >= 0.8) return { effect: 'confirms', certainty: certainty(best.share, n), evidence: `values: ${describeShare(best.kind, best.share)}` };
+  if (NUMERIC_FIELDS.has(target) && n >= 5) {
+    const numeric = (profile.kinds.integer ?? 0) + (profile.kinds.number ?? 0) + (profile.kinds.number_with_unit ?? 0);
+    if (numeric < 0.3) return { effect: 'contradicts', certainty: certainty(1 - numeric, n), evidence: `values: only ${Math.round(numeric * 100)}% numbers, not ${target} values` };
+  }
   for (const kind of STRONG) {
     const share = profile.kinds[kind] ?? 0;
     if (share < 0.8 || expected.includes(kind)) continue;

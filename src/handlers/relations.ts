@@ -2,7 +2,7 @@
 // records of the workflow's other tables (an inclusion dependency) plus a low-cardinality type column.
 // Their rows become edges, never assets. Tables whose headers already say parent/child, source/target
 // or from/to get the same description, with the tables they point at when the values tell.
-import { type ColumnName, readColumns } from './names.ts';
+import { type ColumnName, readColumns, splitWords } from './names.ts';
 import { IDENTITY_FIELDS, SYNONYMS_BY_WORDS, SYNONYMS_BY_WORD_SET } from './synonyms.ts';
 import type { CanonicalField, ColumnProfile, RelationColumns, RelationReference, Table, TableAnalysis } from './types.ts';
 import { bareIp, identityKey, isIp, meaningful, round } from './values.ts';
@@ -205,4 +205,75 @@ export function linkTables(tables: Table[], analyses: TableAnalysis[]): TableAna
     const columns = keyColumns.get(analysis.table);
     return columns ? { ...analysis, keyColumns: [...columns] } : analysis;
   });
+}
+
+// ServiceNow "parent verb::child verb" pairs. The normalised edge always reads source → target
+// with the active verb, so passive parent verbs ("Used by", "Hosts") flip the direction.
+const RELATION_VERBS: Record<string, { type: string; reverse: boolean }> = {
+  'depends on': { type: 'depends_on', reverse: false },
+  'used by': { type: 'depends_on', reverse: true },
+  uses: { type: 'depends_on', reverse: false },
+  'runs on': { type: 'runs_on', reverse: false },
+  runs: { type: 'runs_on', reverse: true },
+  'hosted on': { type: 'hosted_on', reverse: false },
+  hosts: { type: 'hosted_on', reverse: true },
+  'virtualized by': { type: 'runs_on', reverse: false },
+  virtualizes: { type: 'runs_on', reverse: true },
+  contains: { type: 'contains', reverse: false },
+  'contained by': { type: 'contains', reverse: true },
+  'member of': { type: 'member_of', reverse: false },
+  members: { type: 'member_of', reverse: true },
+  'cluster of': { type: 'member_of', reverse: true },
+  cluster: { type: 'member_of', reverse: false },
+  'connects to': { type: 'connects_to', reverse: false },
+  'connected by': { type: 'connects_to', reverse: true },
+  'ip connection': { type: 'connects_to', reverse: false },
+  'cabled to': { type: 'cabled_to', reverse: false },
+  'sends data to': { type: 'sends_data_to', reverse: false },
+  'receives data from': { type: 'sends_data_to', reverse: true },
+  'stored on': { type: 'stored_on', reverse: false },
+  'provides storage for': { type: 'stored_on', reverse: true },
+  'backed up by': { type: 'backed_up_by', reverse: false },
+  'backs up': { type: 'backed_up_by', reverse: true },
+  'located in': { type: 'located_in', reverse: false },
+  'location for': { type: 'located_in', reverse: true },
+  'managed by': { type: 'managed_by', reverse: false },
+  manages: { type: 'managed_by', reverse: true },
+  'owned by': { type: 'owned_by', reverse: false },
+  owns: { type: 'owned_by', reverse: true },
+  'instantiated by': { type: 'instance_of', reverse: false },
+  instantiates: { type: 'instance_of', reverse: true },
+  'exchange data with': { type: 'exchanges_data_with', reverse: false },
+  // German, French and Spanish exports say the same in their words (accents dropped).
+  nutzt: { type: 'depends_on', reverse: false },
+  verwendet: { type: 'depends_on', reverse: false },
+  'hangt ab von': { type: 'depends_on', reverse: false },
+  'lauft auf': { type: 'runs_on', reverse: false },
+  'gehostet auf': { type: 'hosted_on', reverse: false },
+  'verbunden mit': { type: 'connects_to', reverse: false },
+  'gespeichert auf': { type: 'stored_on', reverse: false },
+  enthalt: { type: 'contains', reverse: false },
+  'depend de': { type: 'depends_on', reverse: false },
+  utilise: { type: 'depends_on', reverse: false },
+  'heberge sur': { type: 'hosted_on', reverse: false },
+  'connecte a': { type: 'connects_to', reverse: false },
+  'depende de': { type: 'depends_on', reverse: false },
+  usa: { type: 'depends_on', reverse: false },
+  'se ejecuta en': { type: 'runs_on', reverse: false },
+  'alojado en': { type: 'hosted_on', reverse: false },
+  'conectado a': { type: 'connects_to', reverse: false },
+};
+// "ServingRelationship", "depends_on relation": the word that says it is a relation adds nothing.
+const RELATION_WORDS = new Set(['relationship', 'relation', 'rel']);
+
+/**
+ * Normalises a relation type ("Depends on::Used by", "runs_on", "Hosts", "ServingRelationship", "läuft auf")
+ * to a verb and a direction. A ServiceNow "A::B" type is read from the parent's side, as written.
+ */
+export function normaliseRelationType(text: string | null): { type: string; reverse: boolean } {
+  if (text === null) return { type: 'related_to', reverse: false };
+  const words = splitWords(text.split('::')[0]);
+  while (words.length > 1 && RELATION_WORDS.has(words[words.length - 1])) words.pop();
+  const phrase = words.join(' ');
+  return RELATION_VERBS[phrase] ?? { type: words.join('_') || 'related_to', reverse: false };
 }

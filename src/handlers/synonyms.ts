@@ -102,7 +102,7 @@ export const SYNONYMS: Synonym[] = [
   { target: 'ip_addresses', names: ['ip', 'ip_address', 'ipaddress', 'ips', 'ipv4', 'ipv4_address', 'ipv6', 'ipv6_address', 'private_ip', 'private_ip_address', 'management_ip', 'mgmt_ip', 'ip_addr', 'addresses'], confidence: 0.95 },
   { target: 'mac_address', names: ['mac', 'mac_address', 'macaddress', 'mac_addr', 'mac_addresses'], confidence: 0.95 },
   { target: 'serial_number', names: ['serial_number', 'serialnumber', 'serial_no', 'service_tag'], confidence: 0.95 },
-  { target: 'asset_class', names: ['class', 'ci_class', 'type', 'asset_type', 'ci_type', 'device_type', 'server_type', 'machine_type', 'category', 'role'], confidence: 0.8 },
+  { target: 'asset_class', names: ['class', 'ci_class', 'type', 'asset_type', 'ci_type', 'device_type', 'server_type', 'machine_type', 'category', 'role', 'object_type', 'item_type', 'element_type', 'node_type', 'system_type', 'equipment_type', 'ci_category', 'asset_category'], confidence: 0.8 },
   { target: 'cpu_cores', names: ['cpu', 'cpu_cores', 'number_of_cores', 'num_cores', 'core_count', 'processors', 'logical_processors', 'vcpu_count'], confidence: 0.9 },
   { target: 'memory_mb', names: ['memory_mb', 'ram_mb', 'memory_gb', 'ram_gb', 'mem', 'total_memory', 'physical_memory', 'memory_size', 'ram_size'], confidence: 0.9 },
   { target: 'disk_gb', names: ['disk_gb', 'disk_size', 'storage', 'storage_gb', 'total_disk', 'disk_capacity', 'total_storage', 'disk_size_gb', 'disk_mb', 'disks_gb'], confidence: 0.9 },
@@ -122,7 +122,7 @@ export const SYNONYMS: Synonym[] = [
   { target: 'model', names: ['model', 'hardware_model', 'model_name', 'model_number'], confidence: 0.85 },
   { target: 'cost_center', names: ['cost_center', 'costcenter', 'cost_centre', 'cost_code'], confidence: 0.95 },
   { target: 'tags', names: ['tags', 'labels', 'tag_list'], confidence: 0.9 },
-  { target: 'virtualization_host', names: ['esx_host', 'esxi_host', 'hypervisor', 'vm_host', 'physical_host', 'host_server', 'parent_host', 'virtualization_host', 'vmhost'], confidence: 0.9 },
+  { target: 'virtualization_host', names: ['esx_host', 'esxi_host', 'hypervisor', 'vm_host', 'physical_host', 'host_server', 'parent_host', 'virtualization_host', 'vmhost', 'virtual_host'], confidence: 0.9 },
   { target: 'cluster', names: ['cluster', 'cluster_name', 'vm_cluster', 'esx_cluster', 'host_cluster'], confidence: 0.9 },
 ];
 
