@@ -162,6 +162,8 @@ export interface ValidationOutput {
   tables: TableValidation[];
   findings: Finding[];
   quarantine: QuarantinedRecord[];
+  /** Set when the records were read with a reviewer's mappings (after APPROVE_MAPPINGS with overrides). */
+  reviewed?: boolean;
 }
 
 export const CANONICAL_FIELDS = [
