@@ -18,12 +18,17 @@ Runs one discovery workflow over the given CMDB export files, in-process, and pr
 
 Options:
   --json             print the final snapshot view as JSON instead of the summary
-  --review           stop at the mapping review point instead of approving automatically
+  --review           stop at the mapping review point (reviewMappings: true) instead of approving
+                     low-confidence mappings automatically
   --data-dir <dir>   keep the embedded database in <dir> (default: in memory)
   --quiet            no progress lines
   -h, --help         this text
 
-DATABASE_URL, when set, runs against that PostgreSQL database instead.`;
+DATABASE_URL, when set, runs against that PostgreSQL database instead.
+
+Exit status: 0 completed (or stopped at the review asked for with --review), 1 failed, 2 bad usage,
+3 stopped at the mapping review for a reason a person must settle (no identity column, records
+quarantined).`;
 
 export interface DiscoveryRun {
   view: WorkflowView;
@@ -35,7 +40,10 @@ export interface DiscoveryRun {
 
 export interface DiscoverOptions {
   files: { name: string; content: Uint8Array }[];
+  /** Approve a review that only asks about low-confidence mappings; others stay for a person. */
   autoApprove: boolean;
+  /** The workflow's reviewMappings option; left out it stops only when the mapping needs a person. */
+  reviewMappings?: boolean;
   database: { url: string } | { dataDir: string | null };
   onProgress?: (line: string) => void;
 }
@@ -76,11 +84,12 @@ export async function discover(options: DiscoverOptions, handle?: DatabaseHandle
       name: options.files.map((f) => f.name).join(', '),
       files: options.files.map((f) => ({ name: f.name, format: null, content: f.content })),
       autoStart: false,
+      ...(options.reviewMappings === undefined ? {} : { options: { reviewMappings: options.reviewMappings } }),
     });
     workflowId = created.id;
     await engine.send(created.id, { type: 'START' });
     let view = await settled;
-    if (view.status === 'awaiting_review' && options.autoApprove) {
+    if (view.status === 'awaiting_review' && options.autoApprove && (view.review?.reasons ?? []).every(isLowConfidence)) {
       options.onProgress?.(`    mappings approved automatically: ${view.review?.reasons.join('; ') ?? ''}`);
       const next = new Promise<WorkflowView>((resolve) => (settle = resolve));
       await engine.send(created.id, { type: 'APPROVE_MAPPINGS' });
@@ -99,6 +108,18 @@ export async function discover(options: DiscoverOptions, handle?: DatabaseHandle
     await engine.stop();
     if (!handle) await db.close();
   }
+}
+
+/** A review reason that only says a mapping is unsure: the CLI may approve it as mapped. */
+export function isLowConfidence(reason: string): boolean {
+  return reason.startsWith('LOW_CONFIDENCE: ');
+}
+
+/** 0 completed, 1 failed, 3 waiting for a person at the mapping review (0 when --review asked for it). */
+export function exitCode(view: WorkflowView, reviewAsked: boolean): number {
+  if (view.status === 'completed') return 0;
+  if (view.status === 'awaiting_review') return reviewAsked ? 0 : 3;
+  return 1;
 }
 
 function table(rows: string[][]): string {
@@ -121,10 +142,14 @@ export function summarize(run: DiscoveryRun): string {
   for (const error of view.status === 'failed' ? view.errors.slice(-1) : []) {
     out.push(`  error ${error.code} in ${error.phase}: ${error.message}`, `  hint: ${error.hint}`);
   }
+  if (view.status === 'awaiting_review') {
+    out.push('  waiting at the mapping review:', ...(view.review?.reasons ?? []).map((reason) => `    ${reason}`));
+    out.push(`  approve with: curl -X POST .../workflows/${view.id}/events -d '{"type":"APPROVE_MAPPINGS","overrides":{"<column>":"<field>"}}'`);
+  }
   if (run.mappings) {
     out.push('', 'Field mappings');
-    const rows = run.mappings.mappings.map((m) => [m.file, m.source, m.target, m.confidence.toFixed(2), m.reason]);
-    out.push(table([['file', 'column', 'target', 'conf', 'reason'], ...rows]));
+    const rows = run.mappings.mappings.map((m) => [m.file, m.source, m.target, m.confidence.toFixed(2), m.decidedBy, m.evidence[0] ?? '']);
+    out.push(table([['file', 'column', 'target', 'conf', 'decided by', 'evidence'], ...rows]));
   }
   if (run.classification) {
     const s = run.classification.summary;
@@ -174,11 +199,12 @@ async function main(): Promise<void> {
   const run = await discover({
     files,
     autoApprove: !values.review,
+    ...(values.review ? { reviewMappings: true } : {}),
     database: url ? { url } : { dataDir: values['data-dir'] ?? null },
     onProgress: values.quiet || values.json ? undefined : (line) => console.error(line),
   });
   console.log(values.json ? JSON.stringify(run.view, null, 2) : summarize(run));
-  process.exit(run.view.status === 'failed' ? 1 : 0);
+  process.exit(exitCode(run.view, values.review));
 }
 
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
         if (status !== 'completed') failures += 1;
         console.log(`\n== ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         if (status === 'failed') console.log(`   error: ${JSON.stringify(run.view.errors.at(-1))}`);
+        for (const reason of status === 'awaiting_review' ? (run.view.review?.reasons ?? []) : []) console.log(`   review: ${reason}`);
         console.log(`   mapped columns (${mapped.length}): ${mapped.map((m) => `${m.source}->${m.target}`).join(', ')}`);
         console.log(`   assets by type: ${JSON.stringify(run.classification?.summary.byType ?? {})}`);
         console.log(`   edges: ${run.dependencies?.summary.edges ?? 0} ${JSON.stringify(run.dependencies?.summary.edgesByType ?? {})}`);

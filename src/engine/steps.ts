@@ -3,7 +3,8 @@ import type { NewStepRun } from '../db/history.ts';
 import type { StepRunRow } from '../db/schema.ts';
 import type { WorkflowStore } from '../db/store.ts';
 import { analyseDependencies, analyseSource, classifyAssets, mapFields, validateRecords } from '../handlers/index.ts';
-import type { Asset, DependencyEdge, MappingOverrides, Table } from '../handlers/types.ts';
+import { assessMapping } from '../handlers/outcome.ts';
+import type { Asset, DependencyEdge, MappingOverrides, Table, ValidationOutput } from '../handlers/types.ts';
 import { isAppError } from '../errors.ts';
 import { StepTimeoutError, TransientError, toErrorRecord } from '../machine/errors.ts';
 import type { JsonObject, StepInput, StepLogic, StepOutput } from '../machine/machine.ts';
@@ -36,6 +37,15 @@ export interface StepDeps {
   recordStepRun?: (run: NewStepRun) => void;
   /** The artefact cache shared with the engine, which fills it with the tables parsed at upload. */
   artifacts?: ArtifactCache;
+  /** When the mapping review asks a person (defaults: confidence 0.7, quarantined share 0.5). */
+  review?: ReviewThresholds;
+}
+
+export interface ReviewThresholds {
+  /** Identity, endpoint and type mappings below this confidence stop at the review. */
+  confidence: number;
+  /** More than this share of a table's records quarantined stops at the review. */
+  quarantineShare: number;
 }
 
 /** What the engine's wiring hands to the step actors. */
@@ -45,13 +55,15 @@ type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
 /** What a step may load before its handler runs: the parsed upload, or an earlier step's stored output. */
 type Inputs = Artifacts & { tables: Table[] };
-type Loaded<K extends keyof Inputs> = Pick<Inputs, K> & { workflowId: string; overrides: MappingOverrides | undefined };
+type Loaded<K extends keyof Inputs> = Pick<Inputs, K> & { workflowId: string; overrides: MappingOverrides | undefined; reviewMappings: boolean | undefined };
 
 interface StepSpec<K extends keyof Inputs, R> {
   needs: readonly K[];
   run: (inputs: Loaded<K>) => R | Promise<R>;
-  /** Where the handler's result is stored for later steps. */
+  /** Where the handler's result is stored for later steps... */
   saveAs?: ArtifactName;
+  /** ...and which part of it, when not all of it. */
+  save?: (result: R) => unknown;
   summarise: (result: R, inputs: Loaded<K>) => StepOutput | Promise<StepOutput>;
 }
 
@@ -87,11 +99,11 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
 
   /** One step: load inputs -> run the handler -> store its result -> summarise. */
   function step<K extends keyof Inputs, R>(spec: StepSpec<K, R>): StepBody {
-    return async ({ workflowId, overrides }) => {
-      const inputs = { workflowId, overrides } as Loaded<K>;
+    return async ({ workflowId, overrides, reviewMappings }) => {
+      const inputs = { workflowId, overrides, reviewMappings } as Loaded<K>;
       for (const name of spec.needs) (inputs as Record<string, unknown>)[name] = await load(workflowId, name);
       const result = await spec.run(inputs);
-      if (spec.saveAs) await cache.put(workflowId, ARTIFACT[spec.saveAs], result);
+      if (spec.saveAs) await cache.put(workflowId, ARTIFACT[spec.saveAs], spec.save ? spec.save(result) : result);
       return spec.summarise(result, inputs);
     };
   }
@@ -131,28 +143,29 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       needs: ['tables', 'analysis'],
       run: ({ tables, analysis }) => validateRecords(tables, analysis),
       saveAs: 'validation',
-      summarise: (result) => {
-        const totals = result.tables.reduce(
-          (acc, t) => ({
-            records: acc.records + t.records,
-            valid: acc.valid + t.valid,
-            errors: acc.errors + t.errors,
-            warnings: acc.warnings + t.warnings,
-            quarantined: acc.quarantined + t.quarantined,
-          }),
-          { records: 0, valid: 0, errors: 0, warnings: 0, quarantined: 0 },
-        );
-        const byCode: Record<string, number> = {};
-        for (const f of result.findings) byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-        return { outputs: { validation_results: json({ ...totals, findingsByCode: byCode, tables: result.tables }) } };
-      },
+      summarise: (result) => ({ outputs: { validation_results: validationSummary(result) } }),
     }),
 
     field_mapping: step({
-      needs: ['tables', 'analysis'],
-      run: ({ tables, analysis, overrides }) => mapFields(tables, analysis, overrides),
+      needs: ['tables', 'analysis', 'validation'],
+      run: async ({ workflowId, tables, analysis, validation, overrides, reviewMappings }) => {
+        const result = mapFields(tables, analysis, overrides, { reviewConfidence: deps.review?.confidence });
+        // Reviewed mappings read the records differently: validate again with them, so the quarantine
+        // the classification skips (and GET /quarantine shows) is the one these mappings make; and
+        // again without them when a restart dropped the review that made the stored one.
+        const reviewed = overrides !== undefined && Object.keys(overrides).length > 0;
+        const revalidated = reviewed ? { ...validateRecords(tables, analysis, result.mappings), reviewed: true } : validation.reviewed ? validateRecords(tables, analysis) : null;
+        if (revalidated) await cache.put(workflowId, ARTIFACT.validation, revalidated);
+        const { review } = assessMapping(result, revalidated ?? validation, {
+          approved: overrides !== undefined,
+          ...(reviewMappings === undefined ? {} : { reviewMappings }),
+          ...(deps.review ? { maxQuarantineShare: deps.review.quarantineShare } : {}),
+        });
+        return { result, review, revalidated };
+      },
       saveAs: 'mappings',
-      summarise: (result) => {
+      save: ({ result }) => result,
+      summarise: ({ result, review, revalidated }) => {
         const mapped = result.mappings.filter((m) => m.target !== 'attributes');
         return {
           outputs: {
@@ -163,10 +176,11 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
               overridden: result.mappings.filter((m) => m.reason === 'override').length,
               lowConfidence: result.lowConfidence,
               averageConfidence: mapped.length ? round(mapped.reduce((n, m) => n + m.confidence, 0) / mapped.length) : 0,
-              reviewReasons: result.reviewReasons.slice(0, MAX_SUMMARY_ITEMS),
+              reviewReasons: review.reasons.slice(0, MAX_SUMMARY_ITEMS),
             }),
+            ...(revalidated ? { validation_results: validationSummary(revalidated) } : {}),
           },
-          review: { required: result.lowConfidence, reasons: result.reviewReasons.slice(0, MAX_SUMMARY_ITEMS) },
+          review: { required: review.required, reasons: review.reasons.slice(0, MAX_SUMMARY_ITEMS) },
         };
       },
     }),
@@ -231,6 +245,22 @@ function edgeRow(edge: DependencyEdge) {
     count: edge.count,
     data: edge,
   };
+}
+
+function validationSummary(result: ValidationOutput): JsonObject {
+  const totals = result.tables.reduce(
+    (acc, t) => ({
+      records: acc.records + t.records,
+      valid: acc.valid + t.valid,
+      errors: acc.errors + t.errors,
+      warnings: acc.warnings + t.warnings,
+      quarantined: acc.quarantined + t.quarantined,
+    }),
+    { records: 0, valid: 0, errors: 0, warnings: 0, quarantined: 0 },
+  );
+  const byCode: Record<string, number> = {};
+  for (const f of result.findings) byCode[f.code] = (byCode[f.code] ?? 0) + 1;
+  return json({ ...totals, findingsByCode: byCode, tables: result.tables });
 }
 
 function round(n: number): number {

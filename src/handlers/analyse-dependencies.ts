@@ -1,60 +1,15 @@
 import { PairIndex, connectedComponents, countCyclicComponents, smallestSorted } from './graph.ts';
 import { columnsByTarget } from './map-fields.ts';
+import { normaliseRelationType } from './relations.ts';
 import { normaliseColumn } from './synonyms.ts';
 import type { Asset, DependencyEdge, DependencyNode, DependencyOutput, EdgeOrigin, FieldMapping, MappingTarget, Row, SourceAnalysis, Table, TableRole } from './types.ts';
-import { bareIp, FirstSeen, identityKey, isFqdn, isIp, isPublicIp, meaningful, memoise, parseNumber, slug } from './values.ts';
+import { bareIp, FirstSeen, identityKey, isFqdn, isIp, isPublicIp, meaningful, memoise, parseNumber } from './values.ts';
 
 const MAX_GROUPS = 100;
 const MAX_GROUP_MEMBERS = 50;
 // Client-side ports: aggregating them per port would turn one conversation into thousands of edges.
 const EPHEMERAL_PORT = 49152;
 const FLOW_TYPE = 'network_flow';
-
-// ServiceNow "parent verb::child verb" pairs. The normalised edge always reads source → target
-// with the active verb, so passive parent verbs ("Used by", "Hosts") flip the direction.
-const RELATION_VERBS: Record<string, { type: string; reverse: boolean }> = {
-  'depends on': { type: 'depends_on', reverse: false },
-  'used by': { type: 'depends_on', reverse: true },
-  uses: { type: 'depends_on', reverse: false },
-  'runs on': { type: 'runs_on', reverse: false },
-  runs: { type: 'runs_on', reverse: true },
-  'hosted on': { type: 'hosted_on', reverse: false },
-  hosts: { type: 'hosted_on', reverse: true },
-  'virtualized by': { type: 'runs_on', reverse: false },
-  virtualizes: { type: 'runs_on', reverse: true },
-  contains: { type: 'contains', reverse: false },
-  'contained by': { type: 'contains', reverse: true },
-  'member of': { type: 'member_of', reverse: false },
-  members: { type: 'member_of', reverse: true },
-  'cluster of': { type: 'member_of', reverse: true },
-  cluster: { type: 'member_of', reverse: false },
-  'connects to': { type: 'connects_to', reverse: false },
-  'connected by': { type: 'connects_to', reverse: true },
-  'ip connection': { type: 'connects_to', reverse: false },
-  'cabled to': { type: 'cabled_to', reverse: false },
-  'sends data to': { type: 'sends_data_to', reverse: false },
-  'receives data from': { type: 'sends_data_to', reverse: true },
-  'stored on': { type: 'stored_on', reverse: false },
-  'provides storage for': { type: 'stored_on', reverse: true },
-  'backed up by': { type: 'backed_up_by', reverse: false },
-  'backs up': { type: 'backed_up_by', reverse: true },
-  'located in': { type: 'located_in', reverse: false },
-  'location for': { type: 'located_in', reverse: true },
-  'managed by': { type: 'managed_by', reverse: false },
-  manages: { type: 'managed_by', reverse: true },
-  'owned by': { type: 'owned_by', reverse: false },
-  owns: { type: 'owned_by', reverse: true },
-  'instantiated by': { type: 'instance_of', reverse: false },
-  instantiates: { type: 'instance_of', reverse: true },
-  'exchange data with': { type: 'exchanges_data_with', reverse: false },
-};
-
-/** Normalises a relation type ("Depends on::Used by", "runs_on", "Hosts") to a verb and a direction. */
-export function normaliseRelationType(text: string | null): { type: string; reverse: boolean } {
-  if (text === null) return { type: 'related_to', reverse: false };
-  const parent = text.split('::')[0].trim().toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' ');
-  return RELATION_VERBS[parent] ?? { type: slug(parent) || 'related_to', reverse: false };
-}
 
 /**
  * Nodes are numbered in insertion order; indexes, aliases and edge endpoints hold those numbers, so the

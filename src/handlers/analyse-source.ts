@@ -1,3 +1,7 @@
+import { DataError } from './errors.ts';
+import { type ColumnName, readColumns } from './names.ts';
+import { KindCounter } from './profile.ts';
+import { headerTargets, linkTables } from './relations.ts';
 import { FLOW_FIELDS, normaliseColumn, SIGNATURES, SYNONYMS } from './synonyms.ts';
 import type { Cell, ColumnProfile, ColumnType, SourceAnalysis, SourceSystem, Table, TableAnalysis, TableRole, ValuePattern } from './types.ts';
 import { cellText, isDate, parseNumber, round, trimText, valuePatterns } from './values.ts';
@@ -57,6 +61,7 @@ function finishProfile(rows: Table['rows'], column: string, counts: ColumnCounts
   const step = Math.max(1, Math.floor(total / SAMPLE_SIZE));
   const typeCounts = new Map<string, number>();
   const patternCounts = new Map<ValuePattern, number>();
+  const kinds = new KindCounter();
   let sampled = 0;
   for (let index = 0; index < total && filled > 0; index += step) {
     const value = rows[index][column] ?? null;
@@ -66,6 +71,7 @@ function finishProfile(rows: Table['rows'], column: string, counts: ColumnCounts
     const type = valueType(value, text);
     typeCounts.set(type, (typeCounts.get(type) ?? 0) + 1);
     for (const pattern of valuePatterns(text)) patternCounts.set(pattern, (patternCounts.get(pattern) ?? 0) + 1);
+    kinds.add(text);
   }
   return {
     name: column,
@@ -74,6 +80,8 @@ function finishProfile(rows: Table['rows'], column: string, counts: ColumnCounts
     distinct: distinct.size,
     examples,
     patterns: [...patternCounts].filter(([, count]) => count / sampled >= PATTERN_MAJORITY).map(([pattern]) => pattern),
+    sampled,
+    kinds: kinds.finish(),
   };
 }
 
@@ -107,12 +115,14 @@ function columnType(counts: Map<string, number>, sampled: number): ColumnType {
 
 const SIGNATURE_SETS = Object.entries(SIGNATURES).map(([system, names]) => [system as SourceSystem, new Set(names)] as const);
 
-function detectSystem(table: Table, normalised: string[], profile: ColumnProfile[]): { system: SourceSystem; confidence: number } {
+function detectSystem(table: Table, normalised: string[], names: ColumnName[], profile: ColumnProfile[]): { system: SourceSystem; confidence: number } {
   if (table.format === 'netbox') return { system: 'netbox', confidence: 1 };
+  // A view's table alias does not hide whose fields these are: serv_sys_id is still sys_id.
+  const read = names.map((name, index) => new Set([normalised[index], ...name.readings.filter((reading) => reading.steps.some((step) => step.startsWith('prefix'))).map((reading) => reading.words.join('_'))]));
   let best: { system: SourceSystem; confidence: number } = { system: 'generic', confidence: 0 };
   for (const [system, signature] of SIGNATURE_SETS) {
-    let hits = normalised.filter((name) => signature.has(name)).length;
-    if (system === 'servicenow') hits += normalised.filter((name) => name.startsWith('u_')).length * 0.5;
+    let hits = read.filter((readings) => [...readings].some((name) => signature.has(name))).length;
+    if (system === 'servicenow') hits += names.filter((name) => name.readings.some((reading) => reading.steps.some((step) => step.includes('"u_"')))).length * 0.5;
     // Half of a distinctive header set (capped at 6 columns) is proof enough.
     const needed = Math.min(6, Math.max(3, Math.ceil(Math.min(signature.size, normalised.length) / 2)));
     const confidence = round(Math.min(1, hits / needed), 2);
@@ -134,17 +144,26 @@ for (const synonym of SYNONYMS) {
 const PARENT_NAMES = new Set(SYNONYMS.filter((s) => s.target === 'rel_parent').flatMap((s) => s.names));
 const CHILD_NAMES = new Set(SYNONYMS.filter((s) => s.target === 'rel_child').flatMap((s) => s.names));
 
-export function detectRole(normalised: string[]): TableRole {
-  const flow = new Set(normalised.map((name) => FLOW_NAMES.get(name)).filter((target) => target !== undefined));
+function flowRole(flow: Set<string>): boolean {
   const hasSource = flow.has('src_host') || flow.has('src_ip');
   const hasDestination = flow.has('dst_host') || flow.has('dst_ip');
-  if (hasSource && hasDestination && (flow.has('src_ip') || flow.has('dst_ip') || flow.has('dst_port'))) return 'flows';
+  return hasSource && hasDestination && (flow.has('src_ip') || flow.has('dst_ip') || flow.has('dst_port'));
+}
+
+/** Flows or relations when the headers say so (by their exact names, then by their readings); else assets. */
+export function detectRole(normalised: string[], names: ColumnName[]): TableRole {
+  const flow = new Set(normalised.map((name) => FLOW_NAMES.get(name)).filter((target) => target !== undefined));
+  if (flowRole(flow)) return 'flows';
   if (normalised.some((name) => PARENT_NAMES.has(name)) && normalised.some((name) => CHILD_NAMES.has(name))) return 'relations';
+  const targets = names.map(headerTargets);
+  if (flowRole(new Set(targets.flatMap((set) => [...set].filter((target) => FLOW_FIELDS.includes(target)))))) return 'flows';
+  if (targets.some((set) => set.has('rel_parent')) && targets.some((set) => set.has('rel_child') && !set.has('rel_parent'))) return 'relations';
   return 'assets';
 }
 
 export function analyseTable(table: Table): TableAnalysis {
   const normalised = table.columns.map(normaliseColumn);
+  const names = readColumns(table.columns);
   const profile = profileColumns(table.rows, table.columns);
   return {
     table: table.id,
@@ -155,14 +174,21 @@ export function analyseTable(table: Table): TableAnalysis {
     rows: table.rows.length,
     columns: table.columns.length,
     profile,
-    source: detectSystem(table, normalised, profile),
-    role: detectRole(normalised),
+    source: detectSystem(table, normalised, names, profile),
+    role: detectRole(normalised, names),
   };
 }
 
 /** Profiles every column of every table and tells which system produced it and what it holds. */
 export function analyseSource(tables: Table[]): SourceAnalysis {
-  const analysed = tables.map(analyseTable);
+  if (tables.every((table) => table.rows.length === 0)) {
+    const names = tables.map((table) => `"${table.id}" (${table.columns.length} columns)`).join(', ');
+    throw new DataError('NO_RECORDS', `The upload holds no records: ${names} ${tables.length === 1 ? 'has' : 'have'} a header and no rows, so there is nothing to discover.`, {
+      hint: 'Export the table again with its rows (check the export filter and row limit), then start a new workflow with that file.',
+      details: { tables: tables.map((table) => ({ table: table.id, columns: table.columns })) },
+    });
+  }
+  const analysed = linkTables(tables, tables.map(analyseTable));
   // The dominant system is the one carrying the most rows, weighted by how sure we are.
   const weight = new Map<SourceSystem, { weight: number; confidence: number }>();
   for (const table of analysed) {

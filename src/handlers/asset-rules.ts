@@ -1,5 +1,8 @@
 // How one asset is classified and described: ordered rules over its class, OS, model and name,
-// environment and OS-family words, and tag lists. Pure, memoised per distinct text.
+// environment and OS-family words, and tag lists. Pure, memoised per distinct text. Class texts are
+// read as words whatever their spelling: cmdb_ci_db_hana_instance, "IP Firewall" and
+// ApplicationComponent meet the same rules.
+import { splitWords } from './names.ts';
 import type { AssetType, Environment, OsFamily, SourceSystem } from './types.ts';
 import { memoise } from './values.ts';
 
@@ -14,8 +17,8 @@ interface Rule {
 // "computer room") come before the words they contain.
 const CLASS_RULES: Rule[] = [
   { rule: 'cluster_node', pattern: /cluster node|\bnode\b.*cluster/, type: 'server', subtype: null },
-  { rule: 'generic_ci', pattern: /^(configuration item|ci|item|cmdb_ci|unknown)$/, type: 'unknown', subtype: null },
-  { rule: 'virtual_server', pattern: /virtual machine|\bvm\b|vm instance|\bec2\b|cloud instance|virtual server/, type: 'server', subtype: 'virtual' },
+  { rule: 'generic_ci', pattern: /^(configuration item|ci|item|cmdb ci|unknown|other)$/, type: 'unknown', subtype: null },
+  { rule: 'virtual_server', pattern: /virtual machine|\bvm\b|vm instance|vmware (instance|guest)|\bec2\b|cloud instance|virtual server/, type: 'server', subtype: 'virtual' },
   { rule: 'role_server', pattern: /(database|application|app|file|web|mail|email|print|backup|db) server/, type: 'server', subtype: null },
   { rule: 'database', pattern: /database|\bdb\b|db instance|catalog|sql instance|\bschema\b|\b(mysql|oracle|postgres(ql)?|mssql|sql server|mongodb|db2|sybase|hana|mariadb|redis|cassandra)\b/, type: 'database', subtype: null },
   { rule: 'cluster', pattern: /cluster/, type: 'cluster', subtype: null },
@@ -40,7 +43,7 @@ const CLASS_RULES: Rule[] = [
   { rule: 'workstation', pattern: /computer|workstation|desktop|\bpc\b|thin client/, type: 'end_user_device', subtype: 'workstation' },
   { rule: 'server', pattern: /server|\bhost\b|hypervisor|\besxi?\b|mainframe|as400|\bnode\b|compute/, type: 'server', subtype: null },
   { rule: 'service', pattern: /service|offering/, type: 'service', subtype: null },
-  { rule: 'application', pattern: /application|\bapp\b|appl|web ?site|web ?app|middleware|\bapi\b|jvm|tomcat|iis|apache|websphere|weblogic|jboss/, type: 'application', subtype: null },
+  { rule: 'application', pattern: /application|\bapp\b|appl|web ?site|web ?app|middleware|message (broker|queue)|\bmq\b|\bapi\b|jvm|tomcat|iis|apache|websphere|weblogic|jboss/, type: 'application', subtype: null },
   { rule: 'software', pattern: /software|package|licen[cs]e|product|patch|hotfix|program/, type: 'software', subtype: null },
 ];
 
@@ -48,7 +51,7 @@ const CLASS_RULES: Rule[] = [
 const SERVICENOW_APPLICATION = /web server|application server|app server|java ?server|tomcat|jboss|websphere|weblogic|\biis\b/;
 
 const OS_RULES: { pattern: RegExp; type: AssetType; subtype: string | null; family: OsFamily }[] = [
-  { pattern: /windows (10|11|7|8|xp|vista)\b|mac ?os|os x|\bios\b(?!.*(cisco|xe|xr))|android|chrome ?os/, type: 'end_user_device', subtype: 'workstation', family: 'other' },
+  { pattern: /windows (10|11|7|8|xp|vista)\b|mac ?os|\bos x\b|\bios\b(?!.*(cisco|xe|xr))|android|chrome ?os/, type: 'end_user_device', subtype: 'workstation', family: 'other' },
   { pattern: /cisco|ios[ -]?x[er]|nx-?os|junos|pan-?os|fortios|\beos\b|\basa\b/, type: 'network_device', subtype: null, family: 'other' },
   { pattern: /esxi?\b|vmware esx|hyper-v server/, type: 'server', subtype: 'physical', family: 'other' },
   { pattern: /windows/, type: 'server', subtype: null, family: 'windows' },
@@ -116,7 +119,7 @@ export function environmentFromName(names: (string | null)[]): Environment {
 }
 
 /** The family one OS text names, or null when it names none (then the next text is asked). */
-const familyOfText = memoise((text: string): OsFamily | null => {
+export const familyOfText = memoise((text: string): OsFamily | null => {
   const value = text.toLowerCase();
   if (/^(windows|win|microsoft)$/.test(value)) return 'windows';
   if (/^(linux|lin)$/.test(value)) return 'linux';
@@ -181,6 +184,8 @@ export interface ClassifyInput {
   names: (string | null)[];
   virtualHost: string | null;
   hasResources: boolean;
+  /** Other class-like columns of the row (category, subcategory, device type...) with their values. */
+  otherClasses?: { column: string; value: string }[];
 }
 
 function matchRules(rules: Rule[], text: string): Rule | undefined {
@@ -196,9 +201,9 @@ interface ClassVerdict {
   ruleEvidence: string;
 }
 
-const classVerdict = memoise((assetClass: string): ClassVerdict => {
-  const text = assetClass.toLowerCase();
-  const rule = matchRules(CLASS_RULES, text);
+export const classVerdict = memoise((assetClass: string): ClassVerdict => {
+  const text = classText(assetClass);
+  const rule = matchRules(CLASS_RULES, text) ?? camelRule(assetClass);
   return {
     serviceNowSubtype: SERVICENOW_APPLICATION.test(text) ? (/web/.test(text) ? 'web_server' : 'app_server') : null,
     serviceNowEvidence: `servicenow_application_class: asset_class="${assetClass}"`,
@@ -227,6 +232,12 @@ export function classify(input: ClassifyInput): Classification {
       const rule = verdict.rule;
       if (rule) result = { type: rule.type, subtype: rule.subtype, confidence: rule.type === 'unknown' ? 0.3 : 0.9, evidence: [verdict.ruleEvidence] };
     }
+  }
+  for (const other of !result || result.type === 'unknown' ? (input.otherClasses ?? []) : []) {
+    const rule = classVerdict(other.value).rule;
+    if (!rule || rule.type === 'unknown') continue;
+    result = { type: rule.type, subtype: rule.subtype, confidence: 0.8, evidence: [...(result?.evidence ?? []), `class_${rule.rule}: ${other.column}="${other.value}"`] };
+    break;
   }
   if (!result || result.type === 'unknown') {
     const osRule = input.osText === null ? null : osRuleOf(input.osText);
@@ -266,3 +277,46 @@ export function classify(input: ClassifyInput): Classification {
   return result;
 }
 
+// Class words of other languages and ServiceNow's abbreviations, to the words the rules use.
+const CLASS_WORDS: Record<string, string> = {
+  ora: 'oracle', win: 'windows', lnx: 'linux', msd: 'mass storage device', datenbank: 'database', bd: 'database',
+  parefeu: 'firewall', cortafuegos: 'firewall', commutateur: 'switch', routeur: 'router', enrutador: 'router',
+  stockage: 'storage', almacenamiento: 'storage', speichersystem: 'storage', drucker: 'printer', imprimante: 'printer',
+  impresora: 'printer', anwendung: 'application', applikation: 'application', aplicacion: 'application',
+  applicazione: 'application', serveur: 'server', servidor: 'server', netzwerk: 'network', reseau: 'network', red: 'network',
+  ordinateur: 'computer', portable: 'laptop', poste: 'workstation', lastverteiler: 'load balancer', datenbankinstanz: 'database instance', spkg: 'software package',
+};
+const CLASS_PHRASES: [RegExp, string][] = [
+  [/\bbase (de )?(donnees|datos|dados)\b/g, 'database'],
+  [/\bpare feu\b/g, 'firewall'],
+  [/\b(machine virtuelle|maquina virtual|virtuelle maschine)\b/g, 'virtual machine'],
+  [/\b(serveur virtuel|servidor virtual|virtueller server)\b/g, 'virtual server'],
+];
+
+/**
+ * A class as words for the rules: lower case, separators as spaces, abbreviations and foreign words
+ * translated, ServiceNow's "cmdb_ci_" table prefix dropped. CamelCase is left joined here: product
+ * names (PostgreSQL, NetApp, WebSphere) must not fall apart.
+ */
+export function classText(assetClass: string): string {
+  let text = assetClass.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[_\-./\\:]+/g, ' ').replace(/\s+/g, ' ').trim();
+  for (const [pattern, replacement] of CLASS_PHRASES) text = text.replace(pattern, replacement);
+  const words = text.split(' ').map((word) => CLASS_WORDS[word] ?? word);
+  let start = 0;
+  if (words[start] === 'cmdb') start++;
+  if (words[start] === 'ci' && words.length > start + 1) start++;
+  return words.slice(start).join(' ');
+}
+
+/** Rules over a PascalCase type name split into its words (ArchiMate's ApplicationComponent, SystemSoftware). */
+function camelRule(assetClass: string): Rule | undefined {
+  if (!/^[A-Z][a-z]{2,}([A-Z][a-z]{3,})+$/.test(assetClass)) return undefined;
+  return matchRules(CLASS_RULES, splitWords(assetClass).join(' '));
+}
+
+const ENVIRONMENT_WORDS = new Set(['prod', 'prd', 'production', 'live', 'dr', 'disaster recovery', 'bcp', 'failover', 'stage', 'staging', 'stg', 'uat', 'preprod', 'pre prod', 'preproduction', 'pre production', 'acceptance', 'acc', 'test', 'tst', 'testing', 'qa', 'qas', 'sit', 'integration', 'dev', 'devel', 'development', 'sandbox', 'sbx', 'lab', 'poc', 'non production', 'nonprod', 'non prod']);
+
+/** Whether a whole value is an environment word ("Production", "UAT", "pre-prod"), not just contains one. */
+export function isEnvironmentWord(text: string): boolean {
+  return ENVIRONMENT_WORDS.has(text.trim().toLowerCase().replace(/[_\-\s]+/g, ' '));
+}

@@ -1,7 +1,8 @@
 import { NAME_ENVIRONMENT_TYPES, cachedTags, classify, environmentFromName, normaliseEnvironment, osFamilyOf } from './asset-rules.ts';
 import { columnsByTarget } from './map-fields.ts';
+import { normaliseWords, splitWords } from './names.ts';
 import type { Asset, Cell, ClassificationOutput, FieldMapping, MappingTarget, QuarantinedRecord, Row, SourceAnalysis, Table } from './types.ts';
-import { bareIp, columnSizeUnit, identityKey, isIp, meaningful, parseNumber, round, splitList, toMegabytes } from './values.ts';
+import { bareIp, columnSizeUnit, identityKey, isIp, meaningful, memoise, parseNumber, round, splitList, toMegabytes } from './values.ts';
 
 /** The columns feeding each field of one table, looked up once per table rather than once per row. */
 type FieldColumns = Partial<Record<MappingTarget, readonly string[]>>;
@@ -107,6 +108,20 @@ function uniqueKey(candidates: (string | null)[], used: Set<string>, table: stri
   return key;
 }
 
+// Columns whose header says they hold a kind of record: read when the class column says nothing.
+const CLASS_HEADER_WORDS = new Set(['class', 'type', 'category', 'subcategory', 'kind', 'role']);
+const isClassColumn = memoise((column: string) => normaliseWords(splitWords(column)).some((word) => CLASS_HEADER_WORDS.has(word)));
+const NO_CLASSES: { column: string; value: string }[] = [];
+
+function otherClasses(row: Row, columns: readonly string[]): { column: string; value: string }[] {
+  let found: { column: string; value: string }[] | null = null;
+  for (const column of columns) {
+    const value = meaningful(row[column]);
+    if (value !== null) (found ??= []).push({ column, value });
+  }
+  return found ?? NO_CLASSES;
+}
+
 /** Builds one normalised, classified asset per accepted row of every assets table. */
 export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], quarantine: QuarantinedRecord[]): ClassificationOutput {
   const quarantined = new Map<string, Set<number>>();
@@ -126,6 +141,7 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
     if (!tableAnalysis || tableAnalysis.role !== 'assets') continue;
     const columns = fieldColumns(columnsByTarget(mappings, table.id));
     const attributeColumns = columns.attributes ?? [];
+    const classColumns = attributeColumns.filter(isClassColumn);
     const tagColumns = columns.tags ?? [];
     const memoryColumns = sizeColumns(columns.memory_mb, 'memory_mb');
     const diskColumns = sizeColumns(columns.disk_gb, 'disk_gb');
@@ -163,6 +179,7 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
         names: [hostname, name, fqdn],
         virtualHost,
         hasResources: cpu !== null || memory !== null,
+        otherClasses: otherClasses(row, classColumns),
       });
       const environmentText = text(row, columns.environment);
       let environment = normaliseEnvironment(environmentText);

@@ -1,5 +1,7 @@
 // Column vocabularies of the exports we know. Names are compared after normaliseColumn(),
-// so "Source server name", "*Server name" and "server_name" all meet the same entry.
+// so "Source server name", "*Server name" and "server_name" all meet the same entry; and again
+// as words in the common vocabulary (names.ts), so "Adresse IP" meets ip_address.
+import { normaliseWords } from './names.ts';
 import type { CanonicalField, SourceSystem, TableRole } from './types.ts';
 
 /** snake_case for comparison; a single lower-case prefix stays joined ("vCPU" is vcpu, not v_cpu). */
@@ -46,7 +48,7 @@ export const SYNONYMS: Synonym[] = [
   { target: 'os_name', names: ['os'], confidence: 0.9 },
   { target: 'rel_parent', names: ['parent', 'parent_ci', 'parent_name'], confidence: 0.95 },
   { target: 'rel_child', names: ['child', 'child_ci', 'child_name'], confidence: 0.95 },
-  { target: 'rel_type', names: ['type', 'relationship_type', 'relation_type', 'rel_type', 'relation', 'relationship'], confidence: 0.9 },
+  { target: 'rel_type', names: ['type', 'relationship_type', 'relation_type', 'rel_type', 'relation', 'relationship', 'link_type', 'connection_type', 'dependency_type', 'edge_type'], confidence: 0.9 },
   // Azure Migrate import template and dependency-analysis export.
   { target: 'src_host', names: ['source_server_name', 'source_server', 'source_host', 'src_host', 'source_hostname', 'client_host', 'source_machine', 'source_name'], confidence: 0.95 },
   { target: 'src_ip', names: ['source_ip', 'src_ip', 'source_ip_address', 'source_address', 'client_ip', 'src_addr'], confidence: 0.95 },
@@ -90,17 +92,17 @@ export const SYNONYMS: Synonym[] = [
   { target: 'memory_mb', names: ['memory'], confidence: 0.9 },
   { target: 'disk_gb', names: ['disk'], confidence: 0.85 },
   { target: 'ip_addresses', names: ['primary_ip4', 'primary_ip6', 'primary_ip'], confidence: 0.9 },
-  { target: 'rel_parent', names: ['a_device', 'a_side', 'from', 'source', 'from_ci', 'source_ci', 'upstream'], confidence: 0.85 },
-  { target: 'rel_child', names: ['b_device', 'b_side', 'to', 'target', 'to_ci', 'target_ci', 'downstream', 'destination'], confidence: 0.85 },
+  { target: 'rel_parent', names: ['a_device', 'a_side', 'from', 'source', 'from_ci', 'source_ci', 'upstream', 'source_element', 'from_name'], confidence: 0.85 },
+  { target: 'rel_child', names: ['b_device', 'b_side', 'to', 'target', 'to_ci', 'target_ci', 'downstream', 'destination', 'target_element', 'to_name'], confidence: 0.85 },
   // Hand-made sheets and everything else.
   { target: 'source_key', names: ['id', 'uuid', 'guid', 'ci_id', 'asset_id', 'object_id', 'record_id', 'cmdb_id', 'unique_id', 'ci_key', 'key'], confidence: 0.85 },
-  { target: 'name', names: ['name', 'display_name', 'ci_name', 'device_name', 'asset_name', 'machine_name', 'server', 'servername', 'node_name', 'ci'], confidence: 0.9 },
+  { target: 'name', names: ['name', 'display_name', 'ci_name', 'device_name', 'asset_name', 'machine_name', 'server', 'servername', 'node_name', 'ci', 'object_name', 'element_name', 'item_name'], confidence: 0.9 },
   { target: 'hostname', names: ['hostname', 'host_name', 'dns_hostname', 'short_name', 'netbios_name', 'computer_name', 'computername'], confidence: 0.95 },
   { target: 'fqdn', names: ['fqdn', 'fully_qualified_domain_name', 'dns_fqdn', 'full_dns_name'], confidence: 1 },
   { target: 'ip_addresses', names: ['ip', 'ip_address', 'ipaddress', 'ips', 'ipv4', 'ipv4_address', 'ipv6', 'ipv6_address', 'private_ip', 'private_ip_address', 'management_ip', 'mgmt_ip', 'ip_addr', 'addresses'], confidence: 0.95 },
   { target: 'mac_address', names: ['mac', 'mac_address', 'macaddress', 'mac_addr', 'mac_addresses'], confidence: 0.95 },
   { target: 'serial_number', names: ['serial_number', 'serialnumber', 'serial_no', 'service_tag'], confidence: 0.95 },
-  { target: 'asset_class', names: ['class', 'ci_class', 'type', 'asset_type', 'ci_type', 'device_type', 'server_type', 'machine_type', 'category', 'role'], confidence: 0.8 },
+  { target: 'asset_class', names: ['class', 'ci_class', 'type', 'asset_type', 'ci_type', 'device_type', 'server_type', 'machine_type', 'category', 'role', 'object_type', 'item_type', 'element_type', 'node_type', 'system_type', 'equipment_type', 'ci_category', 'asset_category'], confidence: 0.8 },
   { target: 'cpu_cores', names: ['cpu', 'cpu_cores', 'number_of_cores', 'num_cores', 'core_count', 'processors', 'logical_processors', 'vcpu_count'], confidence: 0.9 },
   { target: 'memory_mb', names: ['memory_mb', 'ram_mb', 'memory_gb', 'ram_gb', 'mem', 'total_memory', 'physical_memory', 'memory_size', 'ram_size'], confidence: 0.9 },
   { target: 'disk_gb', names: ['disk_gb', 'disk_size', 'storage', 'storage_gb', 'total_disk', 'disk_capacity', 'total_storage', 'disk_size_gb', 'disk_mb', 'disks_gb'], confidence: 0.9 },
@@ -120,7 +122,7 @@ export const SYNONYMS: Synonym[] = [
   { target: 'model', names: ['model', 'hardware_model', 'model_name', 'model_number'], confidence: 0.85 },
   { target: 'cost_center', names: ['cost_center', 'costcenter', 'cost_centre', 'cost_code'], confidence: 0.95 },
   { target: 'tags', names: ['tags', 'labels', 'tag_list'], confidence: 0.9 },
-  { target: 'virtualization_host', names: ['esx_host', 'esxi_host', 'hypervisor', 'vm_host', 'physical_host', 'host_server', 'parent_host', 'virtualization_host', 'vmhost'], confidence: 0.9 },
+  { target: 'virtualization_host', names: ['esx_host', 'esxi_host', 'hypervisor', 'vm_host', 'physical_host', 'host_server', 'parent_host', 'virtualization_host', 'vmhost', 'virtual_host'], confidence: 0.9 },
   { target: 'cluster', names: ['cluster', 'cluster_name', 'vm_cluster', 'esx_cluster', 'host_cluster'], confidence: 0.9 },
 ];
 
@@ -131,3 +133,18 @@ export const SIGNATURES: Record<Exclude<SourceSystem, 'generic' | 'netbox'>, str
   aws_migration_factory: ['wave_name', 'app_name', 'aws_region', 'aws_accountid', 'server_name', 'server_os_family', 'server_os_version', 'server_fqdn', 'server_tier', 'server_environment', 'r_type', 'subnet_ids', 'securitygroup_ids', 'instance_type', 'tenancy', 'subnet_ids_test', 'securitygroup_ids_test'],
   rvtools: ['vm', 'powerstate', 'template', 'cpus', 'memory', 'nics', 'disks', 'provisioned_mb', 'in_use_mb', 'provisioned_mib', 'in_use_mib', 'host', 'cluster', 'datacenter', 'os_according_to_the_configuration_file', 'os_according_to_the_vm_ware_tools', 'vm_id', 'vm_uuid', 'dns_name', 'primary_ip_address', 'annotation', 'resource_pool', 'folder', 'vi_sdk_server', 'config_status', 'connection_state', 'guest_state', 'heartbeat', 'network_1'],
 };
+
+/** Synonyms by their name in the common vocabulary (words joined by "_"). */
+export const SYNONYMS_BY_WORDS = new Map<string, Synonym[]>();
+/** The same by the sorted set of words, for headers that say the words in another order ("adresse IP"). */
+export const SYNONYMS_BY_WORD_SET = new Map<string, Synonym[]>();
+for (const synonym of SYNONYMS) {
+  for (const name of synonym.names) {
+    const words = normaliseWords(name.split('_'));
+    for (const [index, key] of [[SYNONYMS_BY_WORDS, words.join('_')], [SYNONYMS_BY_WORD_SET, [...words].sort().join('_')]] as const) {
+      const list = index.get(key) ?? [];
+      if (!list.includes(synonym)) list.push(synonym);
+      index.set(key, list);
+    }
+  }
+}

@@ -49,6 +49,28 @@ export type ValuePattern =
   | 'url'
   | 'key_value_list';
 
+/** What one value looks like, as evidence of what its column holds. */
+export type ValueKind =
+  | 'ipv4'
+  | 'ipv6'
+  | 'fqdn'
+  | 'host'
+  | 'os'
+  | 'environment'
+  | 'mac'
+  | 'serial'
+  | 'integer'
+  | 'number'
+  | 'number_with_unit'
+  | 'date'
+  | 'boolean'
+  | 'key'
+  | 'email'
+  | 'url'
+  | 'key_value'
+  | 'class'
+  | 'relation_type';
+
 export interface ColumnProfile {
   name: string;
   type: ColumnType;
@@ -58,6 +80,10 @@ export interface ColumnProfile {
   examples: string[];
   /** Patterns matched by a clear majority of the non-empty values. */
   patterns: ValuePattern[];
+  /** Non-empty values read for the shares below (an even sample of the column). */
+  sampled: number;
+  /** Share of the sampled values of each kind (kinds with no value left out), 0..1. */
+  kinds: Partial<Record<ValueKind, number>>;
 }
 
 export interface TableAnalysis {
@@ -71,6 +97,29 @@ export interface TableAnalysis {
   profile: ColumnProfile[];
   source: { system: SourceSystem; confidence: number };
   role: TableRole;
+  /** For a relations table: which columns hold the two ends and the type, and why it is one. */
+  relation?: RelationColumns;
+  /** Columns whose values other tables' relations point at: this table's keys. */
+  keyColumns?: string[];
+}
+
+export interface RelationColumns {
+  parent: string;
+  child: string;
+  type: string | null;
+  /** For each end whose values name records of another table: which table and column. */
+  references: RelationReference[];
+  evidence: string[];
+}
+
+export interface RelationReference {
+  /** The relation table's column. */
+  column: string;
+  /** Share of its distinct values found in the other table, 0..1. */
+  share: number;
+  table: string;
+  /** The other table's column that holds most of them. */
+  keyColumn: string;
 }
 
 export interface SourceAnalysis {
@@ -113,6 +162,8 @@ export interface ValidationOutput {
   tables: TableValidation[];
   findings: Finding[];
   quarantine: QuarantinedRecord[];
+  /** Set when the records were read with a reviewer's mappings (after APPROVE_MAPPINGS with overrides). */
+  reviewed?: boolean;
 }
 
 export const CANONICAL_FIELDS = [
@@ -159,7 +210,10 @@ export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
 /** Columns that map to no canonical field are kept under the asset's `attributes`. */
 export type MappingTarget = CanonicalField | 'attributes';
 
-export type MappingReason = 'name' | 'synonym' | 'similarity' | 'value_pattern' | 'override' | 'none';
+export type MappingReason = 'name' | 'synonym' | 'similarity' | 'value_pattern' | 'content' | 'override' | 'none';
+
+/** Which evidence settled a mapping: the header, the values, both, the table's content (relations) or a person. */
+export type MappingDecision = 'header' | 'values' | 'header_and_values' | 'content' | 'override' | 'none';
 
 export interface FieldMapping {
   /** Table id. */
@@ -168,6 +222,9 @@ export interface FieldMapping {
   target: MappingTarget;
   confidence: number;
   reason: MappingReason;
+  decidedBy: MappingDecision;
+  /** The header readings, value shares and conflicts that led here, deciding evidence first. */
+  evidence: string[];
 }
 
 /** Reviewer overrides: `{ "column": "target" }` or `{ "table id:column": "target" }`. */
@@ -175,10 +232,12 @@ export type MappingOverrides = Record<string, MappingTarget>;
 
 export interface MappingOutput {
   mappings: FieldMapping[];
-  /** True when an identity column maps with confidence below 0.6. */
+  /** True when a reviewer should look: an identity or type column below the confidence threshold, or no identity column. */
   lowConfidence: boolean;
   /** Human-readable reasons a reviewer should look, empty when none. */
   reviewReasons: string[];
+  /** Tables with records but no column that identifies them (an asset's identity, an edge's two ends). */
+  unidentified: string[];
 }
 
 export type AssetType =

@@ -202,8 +202,11 @@ function qualityScore(records: number, errorRows: number, warningRows: number, a
   return Math.round(100 * (0.7 * soundness + 0.3 * completeness));
 }
 
-/** Checks every record; records with an error are quarantined with their findings, never dropped. */
-export function validateRecords(tables: Table[], analysis: SourceAnalysis): ValidationOutput {
+/**
+ * Checks every record; records with an error are quarantined with their findings, never dropped. The
+ * columns are read as the mapper maps them, or as `mappings` says once a reviewer changed them.
+ */
+export function validateRecords(tables: Table[], analysis: SourceAnalysis, mappings?: FieldMapping[]): ValidationOutput {
   const byTable = new Map(analysis.tables.map((entry) => [entry.table, entry]));
   const results: TableValidation[] = [];
   const findings: Finding[] = [];
@@ -211,8 +214,8 @@ export function validateRecords(tables: Table[], analysis: SourceAnalysis): Vali
   for (const table of tables) {
     const tableAnalysis = byTable.get(table.id);
     if (!tableAnalysis) continue;
-    const mappings = mapTable(table, tableAnalysis);
-    const columns = columnsByTarget(mappings, table.id);
+    const tableMappings = mappings?.filter((mapping) => mapping.file === table.id) ?? mapTable(table, tableAnalysis);
+    const columns = columnsByTarget(tableMappings, table.id);
     const duplicates = new DuplicateIndex();
     const keyedTable = (columns.get('source_key') ?? NO_COLUMNS).length > 0;
     const plan = assetColumns(columns);
@@ -250,7 +253,7 @@ export function validateRecords(tables: Table[], analysis: SourceAnalysis): Vali
       errors: errorCount,
       warnings: warningCount,
       quarantined: errorRows,
-      qualityScore: qualityScore(table.rows.length, errorRows, warningRows, tableAnalysis, mappings),
+      qualityScore: qualityScore(table.rows.length, errorRows, warningRows, tableAnalysis, tableMappings),
     });
   }
   return { tables: results, findings, quarantine };

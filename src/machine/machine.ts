@@ -14,7 +14,7 @@ import {
 import { MissingOutputsError, missingOutputs, retryRejection } from './validator.ts';
 
 /** Bump when states, context shape or step inputs change: older snapshots then need a migration. */
-export const MACHINE_VERSION = 1;
+export const MACHINE_VERSION = 2;
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -23,7 +23,8 @@ export type MappingOverrides = Record<string, string>;
 
 export interface WorkflowOptions {
   retry?: RetryOptions;
-  reviewMappings: boolean;
+  /** true: always stop at the mapping review; false: never (blocking problems fail instead); not given: stop when the mapping needs a person. */
+  reviewMappings?: boolean;
 }
 
 export interface WorkflowInput {
@@ -69,8 +70,10 @@ export interface StepInput {
   attempt: number;
   /** The attempt is aborted after this long and counts as a retryable timeout. */
   timeoutMs: number;
-  /** Reviewer overrides, for field_mapping only. */
+  /** Reviewer overrides, for field_mapping only, once a reviewer approved. */
   overrides?: MappingOverrides;
+  /** field_mapping only, when the workflow was created with it: false means nobody may be asked. */
+  reviewMappings?: boolean;
 }
 
 export interface StepOutput {
@@ -133,7 +136,8 @@ const workflowSetup = setup({
     reviewRequired: ({ context, event }) => {
       const output = (event as { output?: StepOutput }).output;
       const approved = context.review?.approved ?? false;
-      return !approved && (context.options.reviewMappings || (output?.review?.required ?? false));
+      const asked = context.options.reviewMappings;
+      return !approved && (asked === true || (asked !== false && (output?.review?.required ?? false)));
     },
     canRetryStep: ({ context, event }, params: { phase: Phase }) => {
       const record = toErrorRecord((event as { error?: unknown }).error, params.phase, context.attempt);
@@ -164,7 +168,7 @@ const workflowSetup = setup({
       return {
         review: {
           required: true,
-          reasons: context.options.reviewMappings ? ['The workflow was created with reviewMappings: true.', ...reasons] : reasons,
+          reasons: context.options.reviewMappings === true ? ['The workflow was created with reviewMappings: true.', ...reasons] : reasons,
           approved: false,
           overrides: {},
         },
@@ -255,6 +259,7 @@ function stepPhaseState<P extends Phase>(phase: P) {
             attempt: context.attempts[phase],
             timeoutMs: resolvePolicy(context.options.retry, phase).timeoutMs,
             ...(phase === 'field_mapping' && context.review?.approved ? { overrides: context.review.overrides } : {}),
+            ...(phase === 'field_mapping' && context.options.reviewMappings !== undefined ? { reviewMappings: context.options.reviewMappings } : {}),
           }),
           onDone: [
             {
@@ -291,7 +296,10 @@ export const workflowMachine = workflowSetup.createMachine({
   context: ({ input }) => ({
     workflowId: input.workflowId,
     name: input.name,
-    options: { reviewMappings: input.options?.reviewMappings ?? false, ...(input.options?.retry ? { retry: input.options.retry } : {}) },
+    options: {
+      ...(input.options?.reviewMappings === undefined ? {} : { reviewMappings: input.options.reviewMappings }),
+      ...(input.options?.retry ? { retry: input.options.retry } : {}),
+    },
     outputs: {},
     flags: emptyFlags(),
     attempts: Object.fromEntries(STEP_PHASES.map((p) => [p, 0])) as Record<Phase, number>,

@@ -7,7 +7,16 @@
  */
 export type SnapshotMigration = (snapshot: Record<string, unknown>) => Record<string, unknown>;
 
-export const SNAPSHOT_MIGRATIONS: Readonly<Record<number, SnapshotMigration>> = {};
+export const SNAPSHOT_MIGRATIONS: Readonly<Record<number, SnapshotMigration>> = {
+  // Version 1 stored reviewMappings: false when it was not given, and stopped for weak mappings all the
+  // same; version 2 reads false as "never ask". A stored false becomes "not given", as it behaved.
+  1: (snapshot) => {
+    const context = snapshot.context as { options?: Record<string, unknown> } | undefined;
+    if (context?.options?.reviewMappings !== false) return snapshot;
+    const { reviewMappings: _dropped, ...options } = context.options;
+    return { ...snapshot, context: { ...context, options } };
+  },
+};
 
 /** Applies the migrations from `from` up to `to`; null when a step is missing. */
 export function migrateSnapshot(

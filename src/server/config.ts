@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { FaultConfig } from '../engine/steps.ts';
+import type { FaultConfig, ReviewThresholds } from '../engine/steps.ts';
 
 const flag = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
@@ -83,6 +83,8 @@ const envSchema = z.object({
   LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
+  MAPPING_REVIEW_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.7),
+  QUARANTINE_REVIEW_SHARE: z.coerce.number().min(0).max(1).default(0.5),
 });
 
 export interface Config {
@@ -100,6 +102,8 @@ export interface Config {
   instanceId: string;
   leaseMs: number;
   corsOrigins: string[];
+  /** When the mapping review asks a person. */
+  review: ReviewThresholds;
 }
 
 export class ConfigError extends Error {}
@@ -128,5 +132,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: Math.round(e.LEASE_SECONDS * 1000),
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
+    review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },
   };
 }

@@ -40,7 +40,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     leaseMs: config.leaseMs,
     inspect: inspector?.inspect,
     onActorAttached: inspector?.announce,
-    steps: (hooks) => createStepActors({ store, logger, faults: config.faults, ...hooks }),
+    steps: (hooks) => createStepActors({ store, logger, faults: config.faults, review: config.review, ...hooks }),
   });
   const { restored } = await engine.restoreAll();
   const sweepKeys = () => store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired'));

@@ -192,14 +192,14 @@ for (const driver of DRIVERS) {
       const engine = engineWith({ data_source_analysis: hang() });
       const created = await engine.create({ name: 'old', files: [file], autoStart: true });
       await engine.stop();
-      await store.db.execute(sql`update workflows set machine_version = 0, snapshot = jsonb_set(snapshot, '{context,name}', '"renamed-by-v0"') where id = ${created.id}`);
+      await store.db.execute(sql`update workflows set machine_version = ${MACHINE_VERSION - 1}, snapshot = jsonb_set(snapshot, '{context,name}', '"renamed-by-v0"') where id = ${created.id}`);
       const migrated: string[] = [];
       const fresh = new WorkflowEngine({
         store,
         steps: fakeSteps(),
         logger: testLogger(),
         migrations: {
-          0: (snapshot) => {
+          [MACHINE_VERSION - 1]: (snapshot) => {
             migrated.push(created.id);
             const context = snapshot.context as Record<string, unknown>;
             return { ...snapshot, context: { ...context, name: 'migrated' } };

@@ -78,3 +78,64 @@ describe('the real pipeline through the engine', () => {
     }
   });
 });
+
+describe('never a silent success, through the engine', () => {
+  let store: WorkflowStore;
+  let wired: ReturnType<typeof wireService>;
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await truncateAll(store);
+    wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }) });
+    return () => wired.engine.stop();
+  });
+
+  async function settled(id: string, after = 0) {
+    for (let i = 0; i < 500; i++) {
+      const view = await wired.queries.get(id);
+      if (view.version > after && ['completed', 'failed', 'awaiting_review'].includes(view.status)) return view;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('did not settle');
+  }
+
+  const create = (csv: string, options?: { reviewMappings?: boolean }) =>
+    wired.engine.create({ name: 't', files: [{ name: 'things.csv', format: 'csv', content: utf8(csv) }], autoStart: true, ...(options ? { options } : {}) });
+
+  it('fails a header-only upload at once with NO_RECORDS and a hint', async () => {
+    const view = await settled((await create('sys_id,name,ip_address\r\n')).id);
+    expect(view.status).toBe('failed');
+    expect(view.errors.at(-1)).toMatchObject({ code: 'NO_RECORDS', phase: 'data_source_analysis', attempt: 1, retryable: false, hint: expect.stringContaining('rows') });
+  });
+
+  it('stops at the review when no column identifies the records, and a reviewer override lets it complete with the records kept', async () => {
+    const created = await create('Ding,Wert\nalpha,1\nbeta,2\n');
+    const waiting = await settled(created.id);
+    expect(waiting.status).toBe('awaiting_review');
+    expect(waiting.review?.reasons[0]).toMatch(/^NO_IDENTITY_COLUMN: things\.csv: .*Columns considered: "Ding" → attributes/);
+    await wired.engine.send(created.id, { type: 'APPROVE_MAPPINGS', overrides: { Ding: 'name' } });
+    const done = await settled(created.id, waiting.version);
+    expect(done.status).toBe('completed');
+    expect(done.context.validation_results).toMatchObject({ records: 2, quarantined: 0 });
+    expect((await store.listAssets(created.id, { limit: 10 })).items.map((asset) => asset.name).sort()).toEqual(['alpha', 'beta']);
+    expect((await wired.queries.quarantine(created.id, { limit: 10 })).items).toEqual([]);
+  });
+
+  it('fails with NO_IDENTITY_COLUMN when the approved mappings still identify nothing', async () => {
+    const created = await create('Ding,Wert\nalpha,1\nbeta,2\n');
+    const waiting = await settled(created.id);
+    await wired.engine.send(created.id, { type: 'APPROVE_MAPPINGS' });
+    const failed = await settled(created.id, waiting.version);
+    expect(failed.status).toBe('failed');
+    expect(failed.errors.at(-1)).toMatchObject({ code: 'NO_IDENTITY_COLUMN', phase: 'field_mapping', retryable: false });
+  });
+
+  it('with reviewMappings: false never stops: a blocking problem fails at once, a low-confidence mapping goes on', async () => {
+    const blocked = await settled((await create('Ding,Wert\nalpha,1\nbeta,2\n', { reviewMappings: false })).id);
+    expect(blocked.status).toBe('failed');
+    expect(blocked.errors.at(-1)).toMatchObject({ code: 'NO_IDENTITY_COLUMN', attempt: 1 });
+    const unsure = 'Obj,Wert\nweb01,1\nweb02,2\n';
+    expect((await settled((await create(unsure)).id)).status).toBe('awaiting_review');
+    expect((await settled((await create(unsure, { reviewMappings: false })).id)).status).toBe('completed');
+  });
+});

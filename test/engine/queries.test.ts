@@ -62,7 +62,7 @@ describe('engine queries', () => {
     expect(page.items.map((r) => r.row)).toEqual([1, 2]);
     expect((await queries.quarantine(id, { limit: 2, cursor: page.nextCursor! })).items.map((r) => r.row)).toEqual([3]);
 
-    const mappings: FieldMapping[] = [{ file: 'a.csv', source: 'name', target: 'name', confidence: 1, reason: 'name' }];
+    const mappings: FieldMapping[] = [{ file: 'a.csv', source: 'name', target: 'name', confidence: 1, reason: 'name', decidedBy: 'header', evidence: ['header "name" is the field name'] }];
     await store.putArtifact(id, ARTIFACT.mappings, { mappings, lowConfidence: false, reviewReasons: [] });
     expect((await queries.mappings(id, { limit: 10 })).items).toEqual(mappings);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, environmentFromName, normaliseEnvironment, osFamilyOf, parseTags, type ClassifyInput } from '../../src/handlers/asset-rules.ts';
+import { classify, classText, classVerdict, environmentFromName, isEnvironmentWord, normaliseEnvironment, osFamilyOf, parseTags, type ClassifyInput } from '../../src/handlers/asset-rules.ts';
 
 const input = (patch: Partial<ClassifyInput>): ClassifyInput => ({
   assetClass: null,
@@ -42,9 +42,59 @@ describe('asset rules', () => {
     expect(osFamilyOf(null)).toBeNull();
   });
 
+  it('asks the other class-like columns when the class column says nothing', () => {
+    expect(classify(input({ assetClass: 'Configuration Item', otherClasses: [{ column: 'subcategory', value: 'Database' }] }))).toMatchObject({
+      type: 'database',
+      evidence: ['class_generic_ci: asset_class="Configuration Item"', 'class_database: subcategory="Database"'],
+    });
+  });
+
   it('parses tag lists and JSON objects', () => {
     expect(parseTags('env=prod; owner:ops, critical')).toEqual({ env: 'prod', owner: 'ops', critical: '' });
     expect(parseTags('{"team": "infra", "tier": 1}')).toEqual({ team: 'infra', tier: '1' });
     expect(parseTags(null)).toEqual({});
+  });
+});
+
+describe('class names', () => {
+  it('reads ServiceNow table names, other languages and PascalCase types as words', () => {
+    expect(classText('cmdb_ci_db_hana_instance')).toBe('db hana instance');
+    expect(classText('CMDB_CI_DB_ORA_INSTANCE')).toBe('db oracle instance');
+    expect(classText('Base de données')).toBe('database');
+    expect(classText('cmdb_ci')).toBe('ci');
+  });
+
+  it.each([
+    ['cmdb_ci_db_hana_instance', 'database'],
+    ['cmdb_ci_db_ora_instance', 'database'],
+    ['cmdb_ci_postgresql_instance', 'database'],
+    ['cmdb_ci_ip_firewall', 'network_device'],
+    ['cmdb_ci_ip_switch', 'network_device'],
+    ['cmdb_ci_netgear', 'network_device'],
+    ['cmdb_ci_lb_bigip', 'network_device'],
+    ['cmdb_ci_appl', 'application'],
+    ['cmdb_ci_business_app', 'application'],
+    ['cmdb_ci_linux_server', 'server'],
+    ['cmdb_ci_vmware_instance', 'server'],
+    ['cmdb_ci_msd', 'storage'],
+    ['cmdb_ci_spkg', 'software'],
+    ['ApplicationComponent', 'application'],
+    ['SystemSoftware', 'software'],
+    ['Pare-feu', 'network_device'],
+    ['Datenbank', 'database'],
+    ['PostgreSQL', 'database'],
+  ])('%s is a %s', (name, type) => {
+    expect(classVerdict(name).rule?.type).toBe(type);
+  });
+
+  it('gives the rule that decided as evidence', () => {
+    expect(classVerdict('cmdb_ci_db_hana_instance').ruleEvidence).toBe('class_database: asset_class="cmdb_ci_db_hana_instance"');
+  });
+});
+
+describe('isEnvironmentWord', () => {
+  it('knows whole environment words, not words that only start like one', () => {
+    expect(['Production', 'UAT', 'pre-prod', 'DR'].every(isEnvironmentWord)).toBe(true);
+    expect(['device', 'testing lab 3', 'Frankfurt'].some(isEnvironmentWord)).toBe(false);
   });
 });

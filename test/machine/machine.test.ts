@@ -264,6 +264,37 @@ describe('workflow machine', () => {
     expect((await waitFor(actor, (s) => s.status === 'done')).value).toBe('completed');
   });
 
+  it('never stops for review when created with reviewMappings: false, and tells the mapping step so', async () => {
+    const mappingInputs: unknown[] = [];
+    const { actor } = start(
+      {
+        field_mapping: (input) => {
+          mappingInputs.push(input.reviewMappings);
+          return { ...outputsFor('field_mapping'), review: { required: true, reasons: ['LOW_CONFIDENCE: weak'] } };
+        },
+      },
+      { options: { reviewMappings: false } },
+    );
+    actor.send({ type: 'START' });
+    expect((await waitFor(actor, (s) => s.status === 'done')).value).toBe('completed');
+    expect(mappingInputs).toEqual([false]);
+    expect(actor.getSnapshot().context.options).toEqual({ reviewMappings: false });
+  });
+
+  it('keeps reviewMappings out of the context and the step input when it was not given', async () => {
+    const mappingInputs: object[] = [];
+    const { actor } = start({
+      field_mapping: (input) => {
+        mappingInputs.push(input);
+        return outputsFor('field_mapping');
+      },
+    });
+    actor.send({ type: 'START' });
+    await waitFor(actor, (s) => s.status === 'done');
+    expect(actor.getSnapshot().context.options).toEqual({});
+    expect(mappingInputs[0]).not.toHaveProperty('reviewMappings');
+  });
+
   it('keeps the persisted snapshot small', async () => {
     const { actor } = start();
     actor.send({ type: 'START' });

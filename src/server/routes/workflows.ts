@@ -26,7 +26,7 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
 interface CreateRequest {
   name: string;
   files: UploadFile[];
-  options: { retry?: NonNullable<CreateBody['options']>['retry']; reviewMappings: boolean };
+  options: { retry?: NonNullable<CreateBody['options']>['retry']; reviewMappings?: boolean };
   autoStart: boolean;
 }
 
@@ -53,7 +53,8 @@ async function readCreate(c: Context): Promise<CreateRequest> {
     return {
       name: query.name ?? name,
       files: [{ name, format, content }],
-      options: { reviewMappings: query.reviewMappings === 'true' },
+      // Left out means "ask when the mapping needs a person"; false means never ask.
+      options: query.reviewMappings === undefined ? {} : { reviewMappings: query.reviewMappings === 'true' },
       autoStart: query.autoStart !== 'false',
     };
   };
@@ -64,7 +65,10 @@ async function readCreate(c: Context): Promise<CreateRequest> {
       return {
         name: parsed.name ?? parsed.files.map((f) => f.name).join(', '),
         files: parsed.files,
-        options: { reviewMappings: parsed.options?.reviewMappings ?? false, ...(parsed.options?.retry ? { retry: parsed.options.retry } : {}) },
+        options: {
+          ...(parsed.options?.reviewMappings === undefined ? {} : { reviewMappings: parsed.options.reviewMappings }),
+          ...(parsed.options?.retry ? { retry: parsed.options.retry } : {}),
+        },
         autoStart: parsed.options?.autoStart ?? true,
       };
     }

@@ -218,7 +218,7 @@ export function DetailPage({ id, meta, hash, setLive }) {
         <h2>Statechart</h2>
         ${machine ? html`<${Statechart} definition=${machine} view=${view} />` : html`<p class="muted">Loading the machine…</p>`}
       </div>
-      ${err && view.status === 'failed' && html`<div class="panel failure-banner" role="status"><strong>Failed in ${label(err.phase)}:</strong> ${err.message}${err.hint ? html`<div class="hint">Hint: ${err.hint}</div>` : ''}</div>`}
+      ${err && view.status === 'failed' && html`<div class="panel failure-banner" role="status"><strong>Failed in ${label(err.phase)}:</strong> <code>${err.code}</code> ${err.message}${err.hint ? html`<div class="hint">Hint: ${err.hint}</div>` : ''}</div>`}
       <div class="panel"><h2>Outputs</h2><${Summary} view=${view} /><${Errors} errors=${view.errors} /></div>
     </section>
 

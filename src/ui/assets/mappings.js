@@ -3,11 +3,11 @@
 import { html, useMemo, useState } from './html.js';
 import { label, percent } from './format.js';
 
-const REASONS = {
-  name: 'the column name is the field name',
-  synonym: 'a known synonym of the field',
-  similarity: 'a similar name',
-  value_pattern: 'the values look like it',
+const DECIDED_BY = {
+  header: 'the header: its name, a known synonym or a similar name',
+  values: 'the values alone: what most of them look like',
+  header_and_values: 'the header, confirmed by the values',
+  content: "the table's content: its values name records of another table",
   override: 'set by a reviewer',
   none: 'no match: kept under attributes',
 };
@@ -35,6 +35,26 @@ function Confidence({ value }) {
   </span>`;
 }
 
+/** The deciding evidence first; the rest (header readings, value shares, lost claims) on demand. */
+function Evidence({ row }) {
+  const evidence = row.evidence ?? [];
+  const decided = row.decidedBy ?? row.reason;
+  return html`<span class="evidence">
+    <span class="decided-by" title=${DECIDED_BY[decided] ?? ''}>${label(decided)}</span>
+    ${evidence.length > 0 &&
+    html`<details>
+      <summary>${evidence[0]}</summary>
+      ${evidence.length > 1 && html`<ul>${evidence.slice(1).map((item) => html`<li>${item}</li>`)}</ul>`}
+    </details>`}
+  </span>`;
+}
+
+/** "CODE: text" review reasons with the code set apart. */
+function Reason({ text }) {
+  const match = /^([A-Z_]+): (.*)$/s.exec(text);
+  return match ? html`<li><code>${match[1]}</code> ${match[2]}</li>` : html`<li>${text}</li>`;
+}
+
 export function MappingTable({ rows, targets: options, editable, onApprove, busy, reasons = [] }) {
   const [targets, setTargets] = useState({});
   const [filter, setFilter] = useState('');
@@ -43,7 +63,7 @@ export function MappingTable({ rows, targets: options, editable, onApprove, busy
   const shown = filter ? rows.filter((r) => `${r.file} ${r.source} ${r.target}`.toLowerCase().includes(filter.toLowerCase())) : rows;
 
   return html`<div class="mappings">
-    ${editable && reasons.length > 0 && html`<div class="review-reasons"><strong>Why review:</strong><ul>${reasons.map((r) => html`<li>${r}</li>`)}</ul></div>`}
+    ${editable && reasons.length > 0 && html`<div class="review-reasons"><strong>Why review:</strong><ul>${reasons.map((r) => html`<${Reason} text=${r} />`)}</ul></div>`}
     <div class="row spread">
       <div class="field inline">
         <label for="mapping-filter">Filter columns</label>
@@ -59,7 +79,7 @@ export function MappingTable({ rows, targets: options, editable, onApprove, busy
     </div>
     <div class="table-wrap"><table class="mapping-table">
       <caption>${rows.length} columns${editable ? ': change a target, then approve' : ''}</caption>
-      <thead><tr><th scope="col">Table</th><th scope="col">Column</th><th scope="col">Target field</th><th scope="col">Confidence</th><th scope="col">Reason</th></tr></thead>
+      <thead><tr><th scope="col">Table</th><th scope="col">Column</th><th scope="col">Target field</th><th scope="col">Confidence</th><th scope="col">Decided by</th></tr></thead>
       <tbody>
         ${shown.map((row) => {
           const id = `${row.file}:${row.source}`;
@@ -74,7 +94,7 @@ export function MappingTable({ rows, targets: options, editable, onApprove, busy
                 </select>${isChanged ? html` <span class="changed-mark">was ${row.target}</span>` : ''}`
               : html`<code>${row.target}</code>`}</td>
             <td><${Confidence} value=${row.confidence} /></td>
-            <td><span title=${REASONS[row.reason] ?? ''}>${label(row.reason)}</span></td>
+            <td><${Evidence} row=${row} /></td>
           </tr>`;
         })}
       </tbody>

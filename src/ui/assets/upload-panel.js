@@ -61,7 +61,8 @@ export function UploadPanel({ onCreated }) {
       const body = {
         ...(name.trim() ? { name: name.trim() } : {}),
         files: await Promise.all(files.map(encodeFile)),
-        options: { reviewMappings: review, ...(retry ? { retry } : {}) },
+        // Unticked leaves reviewMappings out: the workflow still stops when the mapping evidence is weak.
+        options: { ...(review ? { reviewMappings: true } : {}), ...(retry ? { retry } : {}) },
       };
       const view = await api('/workflows', { method: 'POST', body, idempotent: true });
       setFiles([]);
