@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_TIMEOUTS, type DatabaseTimeouts } from '../db/client.ts';
 import type { FaultConfig } from '../engine/steps.ts';
 
 const flag = z
@@ -81,6 +82,9 @@ const envSchema = z.object({
     .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be a comma-separated list of origins like https://cmdb.example.com'),
   INSTANCE_ID: z.string().trim().min(1).max(200).optional(),
   LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIMEOUTS.connectMs),
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_TIMEOUTS.queryMs),
+  DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
 });
@@ -89,6 +93,9 @@ export interface Config {
   port: number;
   host: string;
   database: { url: string } | { dataDir: string };
+  databaseTimeouts: DatabaseTimeouts;
+  /** How long start-up keeps trying to reach PostgreSQL before it gives up. */
+  databaseWaitMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   logPretty: boolean;
   maxUploadBytes: number;
@@ -117,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Without API keys the service is open to whoever reaches it: loopback only, unless told otherwise.
     host: e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS ? '127.0.0.1' : e.HOST,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
+    databaseTimeouts: { connectMs: e.DB_CONNECT_TIMEOUT_MS, queryMs: e.DB_QUERY_TIMEOUT_MS },
+    databaseWaitMs: Math.round(e.DB_STARTUP_WAIT_SECONDS * 1000),
     logLevel: e.LOG_LEVEL,
     // Human-readable in a terminal (npm start by hand), JSON lines otherwise.
     logPretty: env.LOG_PRETTY === undefined ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY,

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
-import { pino } from 'pino';
 import { openDatabase } from '../db/client.ts';
 import { createStore } from '../db/store.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
@@ -9,6 +8,7 @@ import { createStepActors } from '../engine/steps.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { startInspector } from './inspector.ts';
+import { createLogger } from './logging.ts';
 import { wireService } from './service.ts';
 
 export interface Service {
@@ -17,17 +17,13 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-function createLogger(config: Config): Logger {
-  if (config.logPretty) {
-    return pino({ level: config.logLevel, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
-  }
-  return pino({ level: config.logLevel });
-}
-
 /** The composition root: config, database, steps, engine, HTTP app. */
-export async function startService(config: Config, logger: Logger = createLogger(config)): Promise<Service> {
+export async function startService(config: Config, logger: Logger = createLogger({ level: config.logLevel, pretty: config.logPretty })): Promise<Service> {
   if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
-  const handle = await openDatabase(config.database);
+  const handle = await openDatabase(config.database, {
+    timeouts: config.databaseTimeouts,
+    onConnectionLost: (error) => logger.warn({ err: error }, 'database connection lost; the pool opens a new one'),
+  });
   const store = createStore(handle.db);
   const inspector = config.inspect.enabled ? await startInspector({ port: config.inspect.port, logger }) : null;
   const { engine, app } = wireService({
@@ -81,7 +77,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config);
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const service = await startService(config, logger);
   let stopping = false;
   const shutdown = (signal: string) => {
