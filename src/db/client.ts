@@ -122,3 +122,21 @@ function guardCheckedOut(client: PoolClient): PoolClient {
   } as PoolClient['query'];
   return client;
 }
+
+/** Messages of `pg`'s own connection failures, which carry no SQLSTATE. */
+const CONNECTION_FAILURE = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|connect ECONNREFUSED/;
+
+/**
+ * Whether an error (or one of its causes) means the database is away or too slow — a connection
+ * failure, a timeout, an administrator shutdown, too many connections — rather than a bad statement
+ * or bad data. Such errors pass: callers answer 503 and try again later.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)/.test(code) || /^(08|53|57)/.test(code))) return true;
+    // A failed query's own message quotes the statement and its parameters; its cause is checked next.
+    if (!e.message.startsWith('Failed query:') && CONNECTION_FAILURE.test(e.message)) return true;
+  }
+  return false;
+}

@@ -10,7 +10,8 @@ import { routePath } from 'hono/route';
 import { UploadTooLargeError } from '../engine/uploads.ts';
 import { apiKeyAuth } from './auth.ts';
 import type { AppDeps, AppEnv } from './context.ts';
-import { errorResponse } from './errors.ts';
+import { RETRY_AFTER_SECONDS, errorResponse } from './errors.ts';
+import { HEALTH_TIMEOUT_MS, createHealthProbe } from './health.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
 import { machineRoutes } from './routes/machine.ts';
 import { uiRoutes } from './routes/ui.ts';
@@ -99,22 +100,24 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use('*', apiKeyAuth(deps.apiKeys));
 
+  const probe = createHealthProbe(() => deps.queries.needsMigration());
   app.get('/healthz', async (c) => {
-    try {
-      const needsMigration = await deps.queries.needsMigration();
-      return c.json({
-        status: 'ok',
-        database: 'reachable',
-        liveWorkflows: deps.engine.liveCount,
-        needsMigration,
-        ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
-      });
-    } catch {
-      return c.json(
-        { code: 'DATABASE_UNREACHABLE', message: 'The database cannot be reached; workflows resume once it is back.', status: 'unavailable', database: 'unreachable' },
-        503,
-      );
+    const health = await probe();
+    if (!health.ok) {
+      const message =
+        health.reason === 'timeout'
+          ? `The database did not answer within ${HEALTH_TIMEOUT_MS} ms; workflows resume once it does.`
+          : 'The database cannot be reached; workflows resume once it is back.';
+      return c.json({ code: 'DATABASE_UNREACHABLE', message, status: 'unavailable', database: 'unreachable' }, 503, { 'Retry-After': RETRY_AFTER_SECONDS });
     }
+    const needsMigration = health.value;
+    return c.json({
+      status: 'ok',
+      database: 'reachable',
+      liveWorkflows: deps.engine.liveCount,
+      needsMigration,
+      ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
+    });
   });
 
   app.get('/metrics', async (c) => {

@@ -1,6 +1,12 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/client.ts';
+import { createStore } from '../../src/db/store.ts';
+import { wireService } from '../../src/server/service.ts';
 import { freshPostgresUrl } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+import { fakeSteps } from '../support/steps.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { killServers, poll, startServer, stopServer } from '../support/server-process.ts';
 
 afterAll(() => killServers());
@@ -88,4 +94,60 @@ describe.runIf(process.env.DATABASE_URL)('the server process when PostgreSQL dro
       if (server.child.exitCode === null) expect(await stopServer(server, 'SIGTERM')).toBe(0);
     }
   }, 240_000);
+});
+
+describe.runIf(process.env.DATABASE_URL)('a database that stops answering', () => {
+  it('gets /healthz 503 within a second and 503 with Retry-After for requests, then recovers by itself', async () => {
+    const url = new URL(await freshPostgresUrl(process.env.DATABASE_URL!, 'hang'));
+    const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+    url.port = String(proxy.port);
+    const handle = await openDatabase({ url: url.toString() }, { timeouts: { connectMs: 1_000, queryMs: 1_500 } });
+    const store = createStore(handle.db);
+    const { engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps(), retryPersistAfterMs: 200 });
+    const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const timed = async (path: string, init?: RequestInit) => {
+      const started = Date.now();
+      const res = await app.request(path, init);
+      return { res, ms: Date.now() - started, body: (await res.json()) as { code?: string; status?: string } };
+    };
+    try {
+      const created = await app.request('/workflows', json({ name: 'hang', files: [{ name: 'a.csv', content: 'name\nweb01\n' }], options: { autoStart: false } }));
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+
+      proxy.freeze();
+      const health = await timed('/healthz');
+      expect([health.res.status, health.body.status]).toEqual([503, 'unavailable']);
+      expect(health.ms).toBeLessThan(1_000);
+      expect(health.res.headers.get('retry-after')).toMatch(/^\d+$/);
+      for (const [path, init] of [
+        [`/workflows/${id}`, undefined],
+        ['/workflows', undefined],
+        [`/workflows/${id}/events`, json({ type: 'START' })],
+        ['/workflows', json({ name: 'during', files: [{ name: 'a.csv', content: 'name\nweb01\n' }] })],
+      ] as [string, RequestInit | undefined][]) {
+        const { res, ms, body } = await timed(path, init);
+        expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(503);
+        expect(res.headers.get('retry-after'), path).toMatch(/^\d+$/);
+        // connect or acquire (1 s) plus one statement (1.5 s + 1 s), with room for a busy machine
+        expect(ms, path).toBeLessThan(6_000);
+      }
+      // Probes while it hangs share one check instead of filling the pool.
+      const probes = await Promise.all(Array.from({ length: 20 }, () => timed('/healthz')));
+      expect(probes.every((p) => p.res.status === 503 && p.ms < 1_000)).toBe(true);
+
+      proxy.thaw();
+      await poll(async () => (await app.request('/healthz')).status, (s) => s === 200, 20_000);
+      expect((await app.request(`/workflows/${id}`)).status).toBe(200);
+      await poll(async () => (await app.request(`/workflows/${id}/events`, json({ type: 'START' }))).status, (s) => s === 200, 20_000);
+      await poll(async () => ((await (await app.request(`/workflows/${id}`)).json()) as { status: string }).status, (s) => s === 'completed', 20_000);
+      const history = (await (await app.request(`/workflows/${id}/history`)).json()) as { items: { seq: number }[] };
+      expect(history.items.map((h) => h.seq)).toEqual(history.items.map((_, i) => i + 1));
+    } finally {
+      proxy.thaw();
+      await engine.stop();
+      await handle.close();
+      await proxy.close();
+    }
+  }, 90_000);
 });
