@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { openDatabase } from '../db/client.ts';
 import { createStore } from '../db/store.ts';
+import { DatabaseUnreachableError, waitForDatabase } from '../db/wait.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { createStepActors } from '../engine/steps.ts';
@@ -20,6 +21,14 @@ export interface Service {
 /** The composition root: config, database, steps, engine, HTTP app. */
 export async function startService(config: Config, logger: Logger = createLogger({ level: config.logLevel, pretty: config.logPretty })): Promise<Service> {
   if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
+  if ('url' in config.database) {
+    await waitForDatabase(config.database.url, {
+      timeoutMs: config.databaseWaitMs,
+      connectTimeoutMs: config.databaseTimeouts.connectMs,
+      onRetry: ({ target, attempt, reason, retryInMs }) =>
+        logger.warn({ database: target, attempt, reason, retryInMs }, `PostgreSQL at ${target} not reachable (${reason}); trying again in ${(retryInMs / 1000).toFixed(1)} s`),
+    });
+  }
   const handle = await openDatabase(config.database, {
     timeouts: config.databaseTimeouts,
     onConnectionLost: (error) => logger.warn({ err: error }, 'database connection lost; the pool opens a new one'),
@@ -99,7 +108,8 @@ async function main(): Promise<void> {
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry) {
   main().catch((error: unknown) => {
-    console.error(error);
+    // A start-up failure an operator can fix is one line; anything else is a bug and keeps its stack.
+    console.error(error instanceof DatabaseUnreachableError ? error.message : error);
     process.exit(1);
   });
 }
