@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { openDatabase } from '../db/client.ts';
 import { createStore } from '../db/store.ts';
+import { DataDirLockedError, lockDataDir, type DataDirLock } from '../db/data-dir-lock.ts';
 import { DatabaseUnreachableError, waitForDatabase } from '../db/wait.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
@@ -20,7 +21,11 @@ export interface Service {
 
 /** The composition root: config, database, steps, engine, HTTP app. */
 export async function startService(config: Config, logger: Logger = createLogger({ level: config.logLevel, pretty: config.logPretty })): Promise<Service> {
-  if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
+  let lock: DataDirLock | null = null;
+  if ('dataDir' in config.database) {
+    mkdirSync(config.database.dataDir, { recursive: true });
+    lock = lockDataDir(config.database.dataDir);
+  }
   if ('url' in config.database) {
     await waitForDatabase(config.database.url, {
       timeoutMs: config.databaseWaitMs,
@@ -71,6 +76,7 @@ export async function startService(config: Config, logger: Logger = createLogger
       await engine.stop();
       await inspector?.stop();
       await handle.close();
+      lock?.release();
     },
   };
 }
@@ -109,7 +115,7 @@ const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process
 if (isEntry) {
   main().catch((error: unknown) => {
     // A start-up failure an operator can fix is one line; anything else is a bug and keeps its stack.
-    console.error(error instanceof DatabaseUnreachableError ? error.message : error);
+    console.error(error instanceof DatabaseUnreachableError || error instanceof DataDirLockedError ? error.message : error);
     process.exit(1);
   });
 }

@@ -1,8 +1,19 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killServers, spawnServer } from '../support/server-process.ts';
+import { lockFileOf } from '../../src/db/data-dir-lock.ts';
+import { killServers, spawnServer, startServer, stopServer } from '../support/server-process.ts';
 
-afterAll(() => killServers());
+const dirs: string[] = [];
+afterAll(() => {
+  killServers();
+  for (const dir of dirs) {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(lockFileOf(dir), { force: true });
+  }
+});
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -28,4 +39,29 @@ describe('start-up', () => {
     expect(last).toMatch(new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${port} was not reachable within 2 s`));
     expect(lines.join('\n')).not.toMatch(/\n\s+at |secret/);
   }, 60_000);
+
+  it('locks its PGlite data directory: a second process exits at once naming it and the holder; a dead holder\'s lock is taken over', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'discovery-lock-'));
+    dirs.push(dataDir);
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '' };
+    const first = await startServer(env);
+    const second = spawnServer(env);
+    expect(await second.exited).toBe(1);
+    expect(second.lines.at(-1)).toBe(
+      `The data directory ${dataDir} is in use by another Discovery Flow process (pid ${first.child.pid}); stop that one first, or give this one another DATA_DIR.`,
+    );
+    const res = await fetch(`${first.url}/workflows?name=one`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nweb01\n' });
+    expect(res.status).toBe(201);
+    expect(await stopServer(first, 'SIGKILL')).toBeNull();
+    expect(existsSync(lockFileOf(dataDir))).toBe(true);
+
+    const third = await startServer(env);
+    try {
+      const list = (await (await fetch(`${third.url}/workflows`)).json()) as { items: { name: string }[] };
+      expect(list.items.map((w) => w.name)).toEqual(['one']);
+    } finally {
+      expect(await stopServer(third, 'SIGTERM')).toBe(0);
+    }
+    expect(existsSync(lockFileOf(dataDir))).toBe(false);
+  }, 120_000);
 });
