@@ -62,3 +62,7 @@ export class ArtifactMissingError extends AppError {
     });
   }
 }
+
+// Whether a failure means the database is away (503, try again) rather than a defect: the driver's
+// knowledge, passed on to the server, which answers requests but never sees the database.
+export { isDatabaseUnavailable } from '../db/client.ts';

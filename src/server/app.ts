@@ -7,10 +7,10 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { routePath } from 'hono/route';
-import { UploadTooLargeError } from '../engine/uploads.ts';
+import { UNSTORABLE_TEXT_MESSAGE, UploadTooLargeError, isStorableText, printable } from '../engine/uploads.ts';
 import { apiKeyAuth } from './auth.ts';
 import type { AppDeps, AppEnv } from './context.ts';
-import { RETRY_AFTER_SECONDS, errorResponse } from './errors.ts';
+import { ApiError, RETRY_AFTER_SECONDS, errorResponse } from './errors.ts';
 import { HEALTH_TIMEOUT_MS, createHealthProbe } from './health.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
 import { machineRoutes } from './routes/machine.ts';
@@ -99,6 +99,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
 
   app.use('*', apiKeyAuth(deps.apiKeys));
+
+  // Query values reach filters, cursors and stored names: refuse text the database cannot store.
+  app.use('*', async (c, next) => {
+    for (const [name, values] of Object.entries(c.req.queries())) {
+      if (!isStorableText(name) || values.some((v) => !isStorableText(v))) {
+        throw new ApiError(400, 'INVALID_REQUEST', `Invalid query: ${printable(name)}: ${UNSTORABLE_TEXT_MESSAGE}.`, {
+          issues: [{ path: printable(name), message: UNSTORABLE_TEXT_MESSAGE }],
+        });
+      }
+    }
+    await next();
+  });
 
   const probe = createHealthProbe(() => deps.queries.needsMigration());
   app.get('/healthz', async (c) => {

@@ -3,9 +3,10 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { isDatabaseUnavailable } from '../db/client.ts';
+import { isDatabaseUnavailable } from '../engine/errors.ts';
 import type { Logger } from '../engine/logger.ts';
 import { AppError } from '../errors.ts';
+import { printable } from '../engine/uploads.ts';
 
 /** What a 503 tells a client: the database is away; try again after this many seconds. */
 export const RETRY_AFTER_SECONDS = '2';
@@ -18,7 +19,8 @@ export class ApiError extends AppError {
 }
 
 export function invalidRequest(error: z.ZodError, where: string): ApiError {
-  const issues = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  // A path may hold a key the client sent (a record's key): never echo what cannot be stored.
+  const issues = error.issues.map((i) => ({ path: printable(i.path.join('.')), message: i.message }));
   const first = issues[0];
   const message = first
     ? `Invalid ${where}: ${first.path ? `${first.path}: ` : ''}${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}.`
