@@ -101,7 +101,8 @@ export class WorkflowEngine {
       held: () => [...this.live.keys()],
       lost: (id) => {
         const live = this.live.get(id);
-        if (!live) return;
+        // A workflow that completed gave up its lease in the same statement; its commit evicts it.
+        if (!live || live.phase === 'completed') return;
         deps.logger.warn({ workflowId: id }, 'lease lost to another instance; actor stopped here');
         this.evict(live, false);
       },

@@ -1,5 +1,9 @@
+import { isDatabaseUnavailable } from '../db/client.ts';
 import type { NewStepRun } from '../db/history.ts';
 import { VersionConflictError, type WorkflowChange, type WorkflowRowStore } from '../db/workflows.ts';
+
+/** Step-run records kept per lane while the database is away; older ones beyond this are dropped (and counted). */
+const MAX_HELD_RUNS = 10_000;
 
 interface Pending {
   change: WorkflowChange;
@@ -17,6 +21,8 @@ export interface WriterOptions {
   lanes?: number;
   maxBatch?: number;
   onRunsLost?: (error: unknown, count: number) => void;
+  /** How long a lane holding only step-run records waits after a failed commit before it tries again. */
+  retryRunsAfterMs?: number;
 }
 
 /** One serial writer: drains whatever is queued into one statement, then the next. */
@@ -24,6 +30,7 @@ class Lane {
   queue: Pending[] = [];
   runs: NewStepRun[] = [];
   flushing: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Pick<WorkflowRowStore, 'persistChanges'>,
@@ -40,14 +47,43 @@ class Lane {
       while (this.queue.length > 0 || this.runs.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 1_000);
         const runs = this.runs.splice(0, 2_000);
-        await this.commit(batch, runs);
+        const ok = await this.commit(batch, runs);
+        // Only held records left and the database away: try again later, not in a tight loop.
+        if (!ok && this.queue.length === 0) {
+          this.retryLater();
+          return;
+        }
       }
     } finally {
       this.flushing = null;
     }
   }
 
-  private async commit(batch: Pending[], runs: NewStepRun[]): Promise<void> {
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, this.options.retryRunsAfterMs ?? 1_000);
+    this.retryTimer.unref();
+  }
+
+  /** Keeps the records of a failed commit for the next one, when the database was merely away. */
+  private hold(runs: NewStepRun[], error: unknown): void {
+    if (runs.length === 0) return;
+    if (!isDatabaseUnavailable(error)) {
+      this.options.onRunsLost?.(error, runs.length);
+      return;
+    }
+    this.runs.unshift(...runs);
+    const over = this.runs.length - MAX_HELD_RUNS;
+    if (over > 0) {
+      this.runs.splice(0, over);
+      this.options.onRunsLost?.(error, over);
+    }
+  }
+
+  private async commit(batch: Pending[], runs: NewStepRun[]): Promise<boolean> {
     try {
       const { conflicts } = await this.store.persistChanges(
         batch.map((p) => p.change),
@@ -61,9 +97,11 @@ class Lane {
         if (losers.has(p.change.workflowId)) p.reject(new VersionConflictError([p.change.workflowId]));
         else p.resolve();
       }
+      return true;
     } catch (error) {
       for (const p of batch) p.reject(error);
-      if (runs.length > 0) this.options.onRunsLost?.(error, runs.length);
+      this.hold(runs, error);
+      return false;
     }
   }
 }

@@ -55,6 +55,12 @@ const apiKeysSchema = z
         ctx.addIssue({ code: 'custom', message: `the token of "${name}" is shorter than 16 characters; use a long random token` });
         return z.NEVER;
       }
+      const twin = keys.find((k) => k.token === token);
+      if (twin) {
+        // One token under two names or roles would make the role a request gets depend on list order.
+        ctx.addIssue({ code: 'custom', message: `"${twin.name}" (${twin.role}) and "${name}" (${role}) have the same token; give every key its own token` });
+        return z.NEVER;
+      }
       keys.push({ name, token, role: role as Role });
     }
     return keys;
@@ -107,6 +113,8 @@ export interface Config {
   instanceId: string;
   leaseMs: number;
   corsOrigins: string[];
+  /** Things start-up should say once, in the log: a setting that did not do what it seems to ask. */
+  notices: string[];
 }
 
 export class ConfigError extends Error {}
@@ -119,10 +127,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  // Without API keys the service is open to whoever reaches it: loopback only, unless told otherwise.
+  const loopbackOnly = e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS;
+  const notices =
+    loopbackOnly && e.HOST !== '127.0.0.1' && e.HOST !== 'localhost' && e.HOST !== '::1'
+      ? [`HOST=${e.HOST} ignored: binding 127.0.0.1 because no API_KEYS are set and anyone reaching ${e.HOST} could change workflows; set API_KEYS, or ALLOW_ANONYMOUS=1 to bind ${e.HOST} anyway`]
+      : [];
   return {
     port: e.PORT,
-    // Without API keys the service is open to whoever reaches it: loopback only, unless told otherwise.
-    host: e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS ? '127.0.0.1' : e.HOST,
+    host: loopbackOnly ? '127.0.0.1' : e.HOST,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
     databaseTimeouts: { connectMs: e.DB_CONNECT_TIMEOUT_MS, queryMs: e.DB_QUERY_TIMEOUT_MS },
     databaseWaitMs: Math.round(e.DB_STARTUP_WAIT_SECONDS * 1000),
@@ -137,5 +150,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: Math.round(e.LEASE_SECONDS * 1000),
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
+    notices,
   };
 }

@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  for (const notice of config.notices) logger.warn({}, notice);
   const service = await startService(config, logger);
   let stopping = false;
   const shutdown = (signal: string) => {

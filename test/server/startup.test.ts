@@ -44,7 +44,8 @@ describe('start-up', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'discovery-lock-'));
     dirs.push(dataDir);
     const env = { DATA_DIR: dataDir, DATABASE_URL: '' };
-    const first = await startServer(env);
+    const first = await startServer({ ...env, HOST: '0.0.0.0' });
+    expect(first.lines.filter((l) => l.includes('HOST=0.0.0.0 ignored: binding 127.0.0.1 because no API_KEYS are set'))).toHaveLength(1);
     const second = spawnServer(env);
     expect(await second.exited).toBe(1);
     expect(second.lines.at(-1)).toBe(
