@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TIMEOUTS, type DatabaseTimeouts } from '../db/client.ts';
 import type { FaultConfig } from '../engine/steps.ts';
 
 const flag = z
@@ -88,8 +87,8 @@ const envSchema = z.object({
     .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be a comma-separated list of origins like https://cmdb.example.com'),
   INSTANCE_ID: z.string().trim().min(1).max(200).optional(),
   LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
-  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_TIMEOUTS.connectMs),
-  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_TIMEOUTS.queryMs),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
@@ -99,7 +98,8 @@ export interface Config {
   port: number;
   host: string;
   database: { url: string } | { dataDir: string };
-  databaseTimeouts: DatabaseTimeouts;
+  /** PostgreSQL: opening a connection or waiting for a pooled one, and one statement. */
+  databaseTimeouts: { connectMs: number; queryMs: number };
   /** How long start-up keeps trying to reach PostgreSQL before it gives up. */
   databaseWaitMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
