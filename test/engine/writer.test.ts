@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewStepRun } from '../../src/db/history.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
+import type { WorkflowChange } from '../../src/db/workflows.ts';
 import { GroupCommitWriter } from '../../src/engine/writer.ts';
 import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 
@@ -21,6 +22,50 @@ for (const driver of DRIVERS) {
     beforeEach(async () => {
       store = (await testDatabase(driver)).store;
       await truncateAll(store);
+    });
+
+    const seed = async () => {
+      const id = randomUUID();
+      const at = new Date();
+      await store.createWorkflow(
+        { id, name: 'wf', phase: 'pending', status: 'pending', snapshot: { value: 'pending' }, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
+        { workflowId: id, seq: 1, eventType: 'workflow.created', event: { type: 'workflow.created' }, fromPhase: null, toPhase: 'pending', value: 'pending', status: 'pending', at },
+        [],
+      );
+      return id;
+    };
+    const cancel = (workflowId: string, reason: string): WorkflowChange => ({
+      workflowId,
+      expectedVersion: 1,
+      phase: 'failed',
+      status: 'failed',
+      snapshot: { value: 'failed' },
+      machineVersion: 1,
+      at: new Date(),
+      transition: { eventType: 'CANCEL', event: { type: 'CANCEL', reason }, fromPhase: 'pending', toPhase: 'failed', value: 'failed', status: 'failed' },
+    });
+
+    it('splits a batch that one unstorable change fails: every other change commits, only that caller gets the error', async () => {
+      const ids = await Promise.all(Array.from({ length: 20 }, () => seed()));
+      const writer = new GroupCommitWriter(store, { lanes: 1 });
+      // Poison that got past the edge: text PostgreSQL cannot store, in two of twenty changes.
+      const poisoned = new Set([ids[3], ids[17]]);
+      const outcomes = await Promise.allSettled(ids.map((id) => writer.enqueue(cancel(id, poisoned.has(id) ? 'bad\u0000text' : 'fine'))));
+      const rejected = ids.filter((_, i) => outcomes[i]!.status === 'rejected');
+      expect(rejected.sort()).toEqual([...poisoned].sort());
+      for (const id of ids) expect((await store.getWorkflow(id))!.version).toBe(poisoned.has(id) ? 1 : 2);
+      expect(writer.stats.splits).toBeGreaterThan(0);
+    });
+
+    it('retries a deadlocked or serialization-failed batch inside the writer', async () => {
+      const ids = await Promise.all(Array.from({ length: 5 }, () => seed()));
+      let failures = 2;
+      const deadlocking = Object.create(store) as WorkflowStore;
+      deadlocking.persistChanges = (changes, runs) =>
+        failures-- > 0 ? Promise.reject(Object.assign(new Error('deadlock detected'), { code: failures === 1 ? '40P01' : '40001' })) : store.persistChanges(changes, runs);
+      const writer = new GroupCommitWriter(deadlocking, { lanes: 1 });
+      await Promise.all(ids.map((id) => writer.enqueue(cancel(id, 'fine'))));
+      for (const id of ids) expect((await store.getWorkflow(id))!.version).toBe(2);
     });
 
     it('keeps the step-run records of commits that failed while the database was away and stores them once it is back', async () => {

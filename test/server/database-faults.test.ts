@@ -3,9 +3,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.ts';
 import { createStore } from '../../src/db/store.ts';
 import { wireService } from '../../src/server/service.ts';
-import { freshPostgresUrl } from '../support/db.ts';
+import { freshPostgresUrl, testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
-import { fakeSteps } from '../support/steps.ts';
+import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
+import { fakeSteps, outputsFor } from '../support/steps.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { killServers, poll, startServer, stopServer } from '../support/server-process.ts';
 
@@ -150,4 +151,41 @@ describe.runIf(process.env.DATABASE_URL)('a database that stops answering', () =
       await proxy.close();
     }
   }, 90_000);
+});
+
+describe.runIf(process.env.DATABASE_URL)('lease renewals under load', () => {
+  it('1,000 creates at 50 in flight with leases renewed every second: no deadlock reaches a client', async () => {
+    const { store } = await testDatabase('postgres');
+    await truncateAll(store);
+    // Slow steps keep hundreds of workflows live, so every renewal touches the rows the writer is updating.
+    const slow = (phase: Phase) => async () => {
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+      return outputsFor(phase);
+    };
+    const steps = Object.fromEntries(STEP_PHASES.map((p) => [p, slow(p)]));
+    const { engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps(steps), leaseMs: 3_000 });
+    try {
+      const statuses = new Map<number, number>();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          while (next < 1_000) {
+            const i = next++;
+            const res = await app.request('/workflows', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ name: `load${i}`, files: [{ name: 'a.csv', content: 'name\nweb01\n' }] }),
+            });
+            await res.arrayBuffer();
+            statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          }
+        }),
+      );
+      expect(Object.fromEntries(statuses)).toEqual({ 201: 1_000 });
+      // Every workflow still completes: no change was lost to a deadlock either.
+      await poll(async () => (await store.listWorkflows({ status: 'completed', limit: 1_000 })).items.length, (n) => n === 1_000, 120_000);
+    } finally {
+      await engine.stop();
+    }
+  }, 180_000);
 });
