@@ -90,6 +90,7 @@ const envSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
+  IDEMPOTENCY_CLAIM_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
 });
@@ -100,6 +101,8 @@ export interface Config {
   database: { url: string } | { dataDir: string };
   /** PostgreSQL: opening a connection or waiting for a pooled one, and one statement. */
   databaseTimeouts: { connectMs: number; queryMs: number };
+  /** An Idempotency-Key claim in progress longer than this is taken over by a retry. */
+  idempotencyClaimMs: number;
   /** How long start-up keeps trying to reach PostgreSQL before it gives up. */
   databaseWaitMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -139,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
     databaseTimeouts: { connectMs: e.DB_CONNECT_TIMEOUT_MS, queryMs: e.DB_QUERY_TIMEOUT_MS },
     databaseWaitMs: Math.round(e.DB_STARTUP_WAIT_SECONDS * 1000),
+    idempotencyClaimMs: Math.round(e.IDEMPOTENCY_CLAIM_SECONDS * 1000),
     logLevel: e.LOG_LEVEL,
     // Human-readable in a terminal (npm start by hand), JSON lines otherwise.
     logPretty: env.LOG_PRETTY === undefined ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY,

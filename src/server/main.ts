@@ -48,6 +48,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     corsOrigins: config.corsOrigins,
     instanceId: config.instanceId,
     leaseMs: config.leaseMs,
+    idempotencyClaimMs: config.idempotencyClaimMs,
     inspect: inspector?.inspect,
     onActorAttached: inspector?.announce,
     steps: (hooks) => createStepActors({ store, logger, faults: config.faults, ...hooks }),

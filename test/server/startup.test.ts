@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lockFileOf } from '../../src/db/data-dir-lock.ts';
-import { killServers, spawnServer, startServer, stopServer } from '../support/server-process.ts';
+import pg from 'pg';
+import { freshPostgresUrl } from '../support/db.ts';
+import { killServers, poll, spawnServer, startServer, stopServer } from '../support/server-process.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -64,5 +66,40 @@ describe('start-up', () => {
       expect(await stopServer(third, 'SIGTERM')).toBe(0);
     }
     expect(existsSync(lockFileOf(dataDir))).toBe(false);
+  }, 120_000);
+
+  it.runIf(process.env.DATABASE_URL)('an Idempotency-Key claimed by a process killed with SIGKILL expires, and the retry makes exactly one workflow', async () => {
+    const url = await freshPostgresUrl(process.env.DATABASE_URL!, 'idem');
+    const env = { DATABASE_URL: url, IDEMPOTENCY_CLAIM_SECONDS: '2' };
+    const first = await startServer(env);
+    // Big enough that parsing it (after the key is claimed, before the workflow exists) takes a while.
+    const csv = 'name,fqdn,ip_address,os\n' + Array.from({ length: 150_000 }, (_, i) => `web${i},web${i}.example.com,10.${i >> 16}.${(i >> 8) & 255}.${i & 255},Ubuntu 22.04`).join('\n');
+    const send = (base: string) => fetch(`${base}/workflows?name=idem&autoStart=false`, { method: 'POST', headers: { 'content-type': 'text/csv', 'idempotency-key': 'retry-me-1' }, body: csv });
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      void send(first.url).catch(() => null);
+      // Kill it the moment the key is claimed and before any workflow exists.
+      await poll(async () => (await db.query('select count(*)::int as n from idempotency_keys where status = 0')).rows[0].n as number, (n) => n === 1, 30_000);
+      expect(await stopServer(first, 'SIGKILL')).toBeNull();
+      expect((await db.query('select count(*)::int as n from workflows')).rows[0].n).toBe(0);
+
+      const second = await startServer(env);
+      try {
+        // The dead request's claim is older than IDEMPOTENCY_CLAIM_SECONDS by now (a start takes longer):
+        // the retry takes it over instead of getting 409 IDEMPOTENCY_IN_PROGRESS for 24 hours.
+        await poll(async () => (await db.query(`select count(*)::int as n from idempotency_keys where created_at < now() - interval '2 seconds'`)).rows[0].n as number, (n) => n === 1, 10_000);
+        const retried = await send(second.url);
+        expect(retried.status).toBe(201);
+        const { id } = (await retried.json()) as { id: string };
+        const again = await send(second.url);
+        expect([again.status, again.headers.get('idempotent-replayed'), ((await again.json()) as { id: string }).id]).toEqual([201, 'true', id]);
+        expect((await db.query('select id from workflows')).rows.map((r: { id: string }) => r.id)).toEqual([id]);
+      } finally {
+        expect(await stopServer(second, 'SIGTERM')).toBe(0);
+      }
+    } finally {
+      await db.end();
+    }
   }, 120_000);
 });
