@@ -12,6 +12,7 @@ import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts'
 import type { ArtifactCache } from './artifacts.ts';
 import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
 import { logTransition, sanitizeEvent } from './events.ts';
+import { firstState } from './first-state.ts';
 import { LeaseKeeper } from './leases.ts';
 import type { Logger } from './logger.ts';
 import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowView } from './view.ts';
@@ -145,46 +146,37 @@ export class WorkflowEngine {
 
   async create(request: CreateRequest): Promise<WorkflowView> {
     const id = randomUUID();
-    const actor = createActor(this.machine, { input: { workflowId: id, name: request.name, options: request.options } });
-    const snapshot = actor.getSnapshot();
-    const persisted = actor.getPersistedSnapshot();
+    const input = { workflowId: id, name: request.name, options: request.options };
     const now = new Date();
-    const phase = phaseOf(snapshot.value);
-    const status = statusOf(snapshot.value);
+    const meta = { correlationId: request.correlationId ?? null, actor: request.actor ?? null };
+    const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) });
+    const { snapshot } = first;
+    const version = first.transitions.length;
     await this.deps.store.createWorkflow(
       {
         id,
         name: request.name,
-        phase,
-        status,
-        snapshot: persisted,
+        phase: phaseOf(snapshot.value),
+        status: statusOf(snapshot.value),
+        snapshot: first.persisted,
         machineVersion: MACHINE_VERSION,
-        version: 1,
-        correlationId: request.correlationId ?? null,
+        version,
+        correlationId: meta.correlationId,
         owner: this.instanceId,
         leaseUntil: this.leases.leaseUntil(now),
         createdAt: now,
         updatedAt: now,
       },
-      {
-        workflowId: id,
-        seq: 1,
-        eventType: 'workflow.created',
-        event: { type: 'workflow.created', files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) },
-        toPhase: phase,
-        value: snapshot.value,
-        status,
-        at: now,
-        correlationId: request.correlationId ?? null,
-        actor: request.actor ?? null,
-      },
+      first.transitions,
       request.files,
     );
     this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, files: request.files.length }, 'workflow created');
     if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
-    const live = this.attach(id, actor, { version: 1, persistedJson: JSON.stringify(persisted), correlationId: request.correlationId ?? null, createdAt: now });
-    if (request.autoStart) return this.send(id, { type: 'START' }, { correlationId: request.correlationId, actor: request.actor });
-    return toView(snapshot.value, snapshot.context, { version: live.version, correlationId: live.correlationId, createdAt: now, updatedAt: now });
+    const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
+    this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, createdAt: now });
+    const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, createdAt: now, updatedAt: now });
+    if (request.autoStart) this.deps.onCommitted?.(view, { eventType: 'START', fromPhase: 'pending', toPhase: view.phase, status: view.status });
+    return view;
   }
 
   /** Applies an event and resolves with the view once the resulting change is durable. */
