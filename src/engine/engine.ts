@@ -10,7 +10,7 @@ import { TERMINAL_STATUSES, type Phase, type TopPhase, type WorkflowStatus } fro
 import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import type { ArtifactCache } from './artifacts.ts';
-import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
+import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
 import { logTransition, sanitizeEvent } from './events.ts';
 import { firstState } from './first-state.ts';
 import { LeaseKeeper } from './leases.ts';
@@ -87,6 +87,7 @@ export class WorkflowEngine {
   private readonly writer: GroupCommitWriter;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  restoring = false;
   private readonly leases: LeaseKeeper;
 
   constructor(private readonly deps: EngineDeps) {
@@ -236,6 +237,12 @@ export class WorkflowEngine {
     return { restored, skipped };
   }
 
+  /** The first restore after a start, run while the server already answers (events to workflows not yet live: 503). */
+  restoreOnStart(): Promise<{ restored: number; skipped: number }> {
+    this.restoring = true;
+    return this.restoreAll().finally(() => (this.restoring = false));
+  }
+
   /** Stops every actor without recording anything as failed, then waits for pending writes. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -261,6 +268,7 @@ export class WorkflowEngine {
   private async acquire(id: string, eventType: string): Promise<Live> {
     const existing = this.live.get(id);
     if (existing) return existing;
+    if (this.restoring) throw new RestoringError(id);
     let loading = this.loading.get(id);
     if (!loading) {
       loading = (async () => {

@@ -124,7 +124,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     const needsMigration = health.value;
     return c.json({
-      status: 'ok',
+      // restoring: just started, the workflows of the last run are being brought back (events to them: 503)
+      status: deps.engine.restoring ? 'restoring' : 'ok',
       database: 'reachable',
       liveWorkflows: deps.engine.liveCount,
       needsMigration,

@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { startInspector } from './inspector.ts';
 import { createLogger } from './logging.ts';
+import { startingResponse } from './starting.ts';
 import { wireService } from './service.ts';
 
 export interface Service {
@@ -26,6 +27,15 @@ export async function startService(config: Config, logger: Logger = createLogger
     mkdirSync(config.database.dataDir, { recursive: true });
     lock = lockDataDir(config.database.dataDir);
   }
+  // Listen first: until the database is open every request gets 503 with Retry-After, never a refused connection.
+  let ready: ((request: Request) => Response | Promise<Response>) | null = null;
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: (request) => (ready ? ready(request) : startingResponse(request)), port: config.port, hostname: config.host }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host}:${port}`;
+  logger.info({ url, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous' }, 'discovery flow listening');
   if ('url' in config.database) {
     await waitForDatabase(config.database.url, {
       timeoutMs: config.databaseWaitMs,
@@ -53,27 +63,23 @@ export async function startService(config: Config, logger: Logger = createLogger
     onActorAttached: inspector?.announce,
     steps: (hooks) => createStepActors({ store, logger, faults: config.faults, ...hooks }),
   });
-  const { restored } = await engine.restoreAll();
+  ready = app.fetch;
+  // Restored in the background: reads work meanwhile, events to a workflow not yet restored get 503.
+  const restoring = engine.restoreOnStart().then(
+    ({ restored }) => logger.info({ database: handle.kind, restored, ...(inspector ? { inspector: inspector.url } : {}) }, 'discovery flow ready'),
+    (error: unknown) => logger.error({ err: error }, 'restore failed; unfinished workflows are adopted on the next lease beat'),
+  );
   const sweepKeys = () => store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired'));
-  await sweepKeys();
+  void restoring.then(sweepKeys);
   const sweeper = setInterval(() => void sweepKeys(), 60 * 60 * 1000);
   sweeper.unref();
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host}:${port}`;
-  logger.info(
-    { url, database: handle.kind, restored, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous', ...(inspector ? { inspector: inspector.url } : {}) },
-    'discovery flow listening',
-  );
   return {
     url,
     engine,
     async stop() {
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await restoring;
       await engine.stop();
       await inspector?.stop();
       await handle.close();

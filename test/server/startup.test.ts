@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lockFileOf } from '../../src/db/data-dir-lock.ts';
 import pg from 'pg';
-import { freshPostgresUrl } from '../support/db.ts';
-import { killServers, poll, spawnServer, startServer, stopServer } from '../support/server-process.ts';
+import { wireService } from '../../src/server/service.ts';
+import { freshPostgresUrl, testDatabase, truncateAll } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+import { fakeSteps, hang } from '../support/steps.ts';
+import { killServers, listeningUrl, poll, spawnServer, startServer, stopServer } from '../support/server-process.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -102,4 +105,61 @@ describe('start-up', () => {
       await db.end();
     }
   }, 120_000);
+
+  it('after SIGKILL listens first and restores in the background: the port answers before the workflows are back', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'discovery-listen-'));
+    dirs.push(dataDir);
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '', FAULT_INJECTION: 'slow=1,slowMs=5000' };
+    const first = await startServer(env);
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${first.url}/workflows?name=listen${i}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nweb01\n' });
+      expect(res.status).toBe(201);
+    }
+    expect(await stopServer(first, 'SIGKILL')).toBeNull();
+
+    const second = spawnServer(env);
+    const url = await poll(async () => second.lines.map(listeningUrl).find((u) => u !== null) ?? null, (u) => u !== null, 60_000);
+    // Asked at once: an answer (503 starting, or restoring, or ok), never a refused connection.
+    const health = await fetch(`${url}/healthz`);
+    const body = (await health.json()) as { status: string };
+    expect(['starting', 'restoring', 'ok']).toContain(body.status);
+    if (health.status === 503) expect(health.headers.get('retry-after')).toMatch(/^\d+$/);
+    await poll(async () => second.lines.some((l) => l.includes('"msg":"discovery flow ready"')), (v) => v, 60_000);
+    const order = second.lines.map((l) => (l.includes('discovery flow listening') ? 'listening' : l.includes('unfinished workflows restored') ? 'restored' : null)).filter(Boolean);
+    expect(order).toEqual(['listening', 'restored']);
+    expect(second.lines.join('\n')).toContain('"restored":5');
+    expect(await stopServer(second, 'SIGTERM')).toBe(0);
+  }, 120_000);
+
+  it('answers 503 RESTORING with Retry-After to an event for a workflow not restored yet; reads and /healthz work meanwhile', async () => {
+    const { store } = await testDatabase('pglite');
+    await truncateAll(store);
+    const before = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps({ data_source_analysis: hang() }) });
+    const { id } = await before.engine.create({ name: 'restore-me', files: [{ name: 'a.csv', format: 'csv', content: new TextEncoder().encode('name\nweb01\n') }], autoStart: true });
+    await before.engine.stop();
+
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = Object.create(store) as typeof store;
+    slow.claimUnfinished = async (...args) => {
+      await gate;
+      return store.claimUnfinished(...args);
+    };
+    const { engine, app } = wireService({ store: slow, logger: testLogger(), maxUploadBytes: 1 << 20, steps: () => fakeSteps({ data_source_analysis: hang() }) });
+    try {
+      const restoring = engine.restoreOnStart();
+      const event = await app.request(`/workflows/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"CANCEL"}' });
+      expect([event.status, ((await event.json()) as { code: string }).code]).toEqual([503, 'RESTORING']);
+      expect(event.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((await app.request(`/workflows/${id}`)).status).toBe(200);
+      expect(((await (await app.request('/healthz')).json()) as { status: string }).status).toBe('restoring');
+      release();
+      expect(await restoring).toEqual({ restored: 1, skipped: 0 });
+      const after = await app.request(`/workflows/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"CANCEL"}' });
+      expect(after.status).toBe(200);
+      expect(((await (await app.request('/healthz')).json()) as { status: string }).status).toBe('ok');
+    } finally {
+      await engine.stop();
+    }
+  });
 });

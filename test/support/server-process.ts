@@ -34,15 +34,13 @@ export function startServer(env: Record<string, string>, timeoutMs = 60_000): Pr
   const { child, lines, exited } = spawnServer(env);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), timeoutMs);
+    // Ready once it has restored its workflows (it listens, answering 503, before that).
     const check = setInterval(() => {
-      for (const line of lines) {
-        const url = listeningUrl(line);
-        if (url) {
-          clearInterval(check);
-          clearTimeout(timer);
-          resolve({ child, url, lines });
-          return;
-        }
+      const url = lines.map(listeningUrl).find((u) => u !== null);
+      if (url && lines.some((line) => line.includes('"msg":"discovery flow ready"'))) {
+        clearInterval(check);
+        clearTimeout(timer);
+        resolve({ child, url, lines });
       }
     }, 20);
     void exited.then((code) => {
@@ -53,7 +51,7 @@ export function startServer(env: Record<string, string>, timeoutMs = 60_000): Pr
   });
 }
 
-function listeningUrl(line: string): string | null {
+export function listeningUrl(line: string): string | null {
   try {
     const entry = JSON.parse(line) as { msg?: string; url?: string };
     return entry.msg === 'discovery flow listening' && entry.url ? entry.url : null;
