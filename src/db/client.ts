@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Pool, PoolClient } from 'pg';
 import * as schema from './schema.ts';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -12,22 +13,55 @@ export interface DatabaseHandle {
 
 export type DatabaseConfig = { url: string } | { dataDir: string | null };
 
+/** Every wait on PostgreSQL is bounded, so a hung database costs a request this long, never forever. */
+export interface DatabaseTimeouts {
+  /** Opening a connection, and waiting for a free one from the pool. */
+  connectMs: number;
+  /** One statement: the server cancels it after this long; the client gives up a second later. */
+  queryMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DatabaseTimeouts = { connectMs: 5_000, queryMs: 10_000 };
+
+export interface OpenOptions {
+  migrate?: boolean;
+  poolSize?: number;
+  timeouts?: DatabaseTimeouts;
+  /** A pooled connection died (server restart, terminated backend); the pool replaces it. */
+  onConnectionLost?: (error: Error) => void;
+}
+
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 /** Opens PostgreSQL through `pg` when a URL is given, else embedded PGlite (in memory when dataDir is null). */
-export async function openDatabase(config: DatabaseConfig, options: { migrate?: boolean; poolSize?: number } = {}): Promise<DatabaseHandle> {
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<DatabaseHandle> {
   const migrate = options.migrate ?? true;
   if ('url' in config) {
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
-    const pool = new pg.Pool({ connectionString: config.url, max: options.poolSize ?? 10 });
-    // An idle client that errors (server restart) must not take the process down; the pool replaces it.
-    pool.on('error', () => {});
-    const db = drizzle(pool, { schema, casing: 'snake_case' });
+    const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
     if (migrate) {
-      const { migrate: run } = await import('drizzle-orm/node-postgres/migrator');
-      await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
+      // On a connection of its own, without the statement timeout: a migration may rewrite a big table.
+      const client = new pg.Client({ connectionString: config.url, connectionTimeoutMillis: timeouts.connectMs });
+      client.on('error', () => {});
+      await client.connect();
+      try {
+        const { migrate: run } = await import('drizzle-orm/node-postgres/migrator');
+        await run(drizzle(client, { schema, casing: 'snake_case' }), { migrationsFolder: MIGRATIONS_FOLDER });
+      } finally {
+        await client.end();
+      }
     }
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: timeouts.connectMs,
+      statement_timeout: timeouts.queryMs,
+      query_timeout: timeouts.queryMs + 1_000,
+      keepAlive: true,
+    });
+    guardPool(pool, options.onConnectionLost ?? (() => {}));
+    const db = drizzle(pool, { schema, casing: 'snake_case' });
     return { db: db as unknown as Database, kind: 'postgres', close: () => pool.end() };
   }
   const { PGlite } = await import('@electric-sql/pglite');
@@ -44,4 +78,65 @@ export async function openDatabase(config: DatabaseConfig, options: { migrate?: 
 /** The rows of a raw `db.execute` result: both drivers return `{ rows }`. */
 export function rowsOf<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
+}
+
+/**
+ * No connection's death may end the process or leak a pool slot. pg emits 'error' on a client whose
+ * connection dies between queries, and the pool listens only while the client is idle: a checked-out
+ * client (inside a transaction) would throw an uncaught 'error'. So every client gets a listener for
+ * its whole life, and a checked-out client whose connection ended or whose query timed out goes back
+ * to the pool as broken at once — a transaction whose BEGIN failed is never released otherwise.
+ */
+function guardPool(pool: Pool, onLost: (error: Error) => void): void {
+  pool.on('error', onLost);
+  pool.on('connect', (client) => client.on('error', onLost));
+  const connect = pool.connect.bind(pool) as (callback?: unknown) => unknown;
+  // pool.query uses the callback form and releases on error itself; transactions use the promise form.
+  pool.connect = ((callback?: unknown) => (callback ? connect(callback) : (connect() as Promise<PoolClient>).then(guardCheckedOut))) as Pool['connect'];
+}
+
+function guardCheckedOut(client: PoolClient): PoolClient {
+  const release = client.release;
+  const query = client.query;
+  let released = false;
+  const finish = (error?: Error | boolean) => {
+    if (released) return;
+    released = true;
+    client.removeListener('end', onEnd);
+    client.query = query;
+    client.release = release;
+    release(error);
+  };
+  const onEnd = () => finish(new Error('Connection ended while checked out'));
+  client.once('end', onEnd);
+  client.release = finish;
+  client.query = function (this: PoolClient, ...args: unknown[]) {
+    const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise) {
+      // A timed-out statement may still hold the connection: never hand it to anyone else.
+      result.catch((error: unknown) => {
+        if (error instanceof Error && error.message === 'Query read timeout') finish(error);
+      });
+    }
+    return result;
+  } as PoolClient['query'];
+  return client;
+}
+
+/** Messages of `pg`'s own connection failures, which carry no SQLSTATE. */
+const CONNECTION_FAILURE = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|connect ECONNREFUSED/;
+
+/**
+ * Whether an error (or one of its causes) means the database is away or too slow — a connection
+ * failure, a timeout, an administrator shutdown, too many connections — rather than a bad statement
+ * or bad data. Such errors pass: callers answer 503 and try again later.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)/.test(code) || /^(08|53|57)/.test(code))) return true;
+    // A failed query's own message quotes the statement and its parameters; its cause is checked next.
+    if (!e.message.startsWith('Failed query:') && CONNECTION_FAILURE.test(e.message)) return true;
+  }
+  return false;
 }

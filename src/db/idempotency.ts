@@ -1,4 +1,4 @@
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { idempotencyKeys } from './schema.ts';
 
@@ -10,9 +10,24 @@ export function idempotencyStore(db: Database) {
      * Reserves an idempotency key. Returns null when this request is the first with the key (it then
      * runs and calls finishIdempotent), else the stored outcome of the first one.
      */
-    async beginIdempotent(scope: string, key: string, requestHash: string): Promise<{ requestHash: string; status: number; body: unknown } | null> {
-      const inserted = await db.insert(idempotencyKeys).values({ scope, key, requestHash, status: 0 }).onConflictDoNothing().returning({ key: idempotencyKeys.key });
-      if (inserted.length > 0) return null;
+    async beginIdempotent(
+      scope: string,
+      key: string,
+      requestHash: string,
+      claimMs: number,
+    ): Promise<{ requestHash: string; status: number; body: unknown } | null> {
+      // A claim still in progress after claimMs belongs to a request whose process died (kill -9
+      // between claim and answer): this request takes it over instead of waiting for the clean-up.
+      const claimed = await db
+        .insert(idempotencyKeys)
+        .values({ scope, key, requestHash, status: 0 })
+        .onConflictDoUpdate({
+          target: [idempotencyKeys.scope, idempotencyKeys.key],
+          set: { requestHash, createdAt: sql`now()` },
+          setWhere: and(eq(idempotencyKeys.status, 0), eq(idempotencyKeys.requestHash, requestHash), lt(idempotencyKeys.createdAt, sql`now() - ${claimMs} * interval '1 millisecond'`)),
+        })
+        .returning({ key: idempotencyKeys.key });
+      if (claimed.length > 0) return null;
       const [row] = await db
         .select({ requestHash: idempotencyKeys.requestHash, status: idempotencyKeys.status, body: idempotencyKeys.body })
         .from(idempotencyKeys)

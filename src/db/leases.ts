@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../machine/table.ts';
-import type { Database } from './client.ts';
+import { rowsOf, type Database } from './client.ts';
 import { workflows, type WorkflowRow } from './schema.ts';
 
 /** A workflow another instance does not hold: no owner, ours, or a lease that ran out. */
@@ -37,16 +37,29 @@ export function leaseStore(db: Database) {
       return row ?? null;
     },
 
-    /** Extends the leases `owner` still holds; returns the ids it holds no longer. */
+    /**
+     * Extends the leases `owner` still holds; returns the ids it holds no longer. Never waits for a
+     * row lock: a row the group commit is writing right now is skipped (it stays held, and is renewed
+     * on the next beat, well before the lease runs out), so renewals and writes cannot deadlock.
+     */
     async renewLeases(owner: string, ids: string[], leaseMs: number): Promise<string[]> {
       if (ids.length === 0) return [];
-      const renewed = await db
-        .update(workflows)
-        .set({ leaseUntil: leaseUntil(leaseMs) })
-        .where(and(eq(workflows.owner, owner), inArray(workflows.id, ids)))
-        .returning({ id: workflows.id });
-      const held = new Set(renewed.map((r) => r.id));
-      return ids.filter((id) => !held.has(id));
+      const held = rowsOf<{ id: string }>(
+        await db.execute(sql`
+          with mine as (
+            select id from ${workflows}
+            where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and owner = ${owner}
+          ),
+          free as (
+            select id from ${workflows} where id in (select id from mine) order by id for update skip locked
+          ),
+          renewed as (
+            update ${workflows} as w set lease_until = ${leaseUntil(leaseMs)} from free where w.id = free.id returning w.id
+          )
+          select id from mine`),
+      );
+      const mine = new Set(held.map((r) => r.id));
+      return ids.filter((id) => !mine.has(id));
     },
 
     /** Gives up `owner`'s leases so another instance may take the workflows over at once. */

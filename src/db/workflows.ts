@@ -42,8 +42,8 @@ export class VersionConflictError extends AppError {
 /** Workflow rows: creation with files, the group commit of changes, reads and listing. */
 export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordStepRuns'>) {
   return {
-    /** Inserts a workflow with its first audit row and its files, atomically. */
-    async createWorkflow(row: NewWorkflowRow, transition: NewTransitionRow, files: NewDatasetFile[]): Promise<void> {
+    /** Inserts a workflow with its first audit rows (created, and START when it starts at once) and its files, atomically. */
+    async createWorkflow(row: NewWorkflowRow, transitions: NewTransitionRow | NewTransitionRow[], files: NewDatasetFile[]): Promise<void> {
       // One statement, so one round trip and atomic without BEGIN/COMMIT; the foreign keys are
       // checked at its end, when the workflow row exists.
       const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
@@ -54,6 +54,11 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
               sql`, `,
             )})`
           : sql``;
+      const audit = (Array.isArray(transitions) ? transitions : [transitions]).map(
+        (t) => sql`(${t.workflowId}, ${t.seq}, ${t.eventType}, ${JSON.stringify(t.event)}::jsonb, ${t.fromPhase ?? null},
+            ${t.toPhase}, ${JSON.stringify(t.value)}::jsonb, ${t.status}, ${at(t.at)}::timestamptz,
+            ${t.durationMs ?? null}::int, ${t.correlationId ?? null}, ${t.actor ?? null})`,
+      );
       await db.execute(sql`
         with w as (
           insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, owner, lease_until, created_at, updated_at)
@@ -64,9 +69,7 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
         ),
         a as (
           insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
-          values (${transition.workflowId}, ${transition.seq}, ${transition.eventType}, ${JSON.stringify(transition.event)}::jsonb, ${transition.fromPhase ?? null},
-            ${transition.toPhase}, ${JSON.stringify(transition.value)}::jsonb, ${transition.status}, ${at(transition.at)}::timestamptz,
-            ${transition.durationMs ?? null}::int, ${transition.correlationId ?? null}, ${transition.actor ?? null})
+          values ${sql.join(audit, sql`, `)}
         )${fileInsert}
         select id from w`);
     },

@@ -10,8 +10,9 @@ import { TERMINAL_STATUSES, type Phase, type TopPhase, type WorkflowStatus } fro
 import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import type { ArtifactCache } from './artifacts.ts';
-import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
+import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
 import { logTransition, sanitizeEvent } from './events.ts';
+import { firstState } from './first-state.ts';
 import { LeaseKeeper } from './leases.ts';
 import type { Logger } from './logger.ts';
 import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowView } from './view.ts';
@@ -86,6 +87,7 @@ export class WorkflowEngine {
   private readonly writer: GroupCommitWriter;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  restoring = false;
   private readonly leases: LeaseKeeper;
 
   constructor(private readonly deps: EngineDeps) {
@@ -101,7 +103,8 @@ export class WorkflowEngine {
       held: () => [...this.live.keys()],
       lost: (id) => {
         const live = this.live.get(id);
-        if (!live) return;
+        // A workflow that completed gave up its lease in the same statement; its commit evicts it.
+        if (!live || live.phase === 'completed') return;
         deps.logger.warn({ workflowId: id }, 'lease lost to another instance; actor stopped here');
         this.evict(live, false);
       },
@@ -144,46 +147,37 @@ export class WorkflowEngine {
 
   async create(request: CreateRequest): Promise<WorkflowView> {
     const id = randomUUID();
-    const actor = createActor(this.machine, { input: { workflowId: id, name: request.name, options: request.options } });
-    const snapshot = actor.getSnapshot();
-    const persisted = actor.getPersistedSnapshot();
+    const input = { workflowId: id, name: request.name, options: request.options };
     const now = new Date();
-    const phase = phaseOf(snapshot.value);
-    const status = statusOf(snapshot.value);
+    const meta = { correlationId: request.correlationId ?? null, actor: request.actor ?? null };
+    const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) });
+    const { snapshot } = first;
+    const version = first.transitions.length;
     await this.deps.store.createWorkflow(
       {
         id,
         name: request.name,
-        phase,
-        status,
-        snapshot: persisted,
+        phase: phaseOf(snapshot.value),
+        status: statusOf(snapshot.value),
+        snapshot: first.persisted,
         machineVersion: MACHINE_VERSION,
-        version: 1,
-        correlationId: request.correlationId ?? null,
+        version,
+        correlationId: meta.correlationId,
         owner: this.instanceId,
         leaseUntil: this.leases.leaseUntil(now),
         createdAt: now,
         updatedAt: now,
       },
-      {
-        workflowId: id,
-        seq: 1,
-        eventType: 'workflow.created',
-        event: { type: 'workflow.created', files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) },
-        toPhase: phase,
-        value: snapshot.value,
-        status,
-        at: now,
-        correlationId: request.correlationId ?? null,
-        actor: request.actor ?? null,
-      },
+      first.transitions,
       request.files,
     );
     this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, files: request.files.length }, 'workflow created');
     if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
-    const live = this.attach(id, actor, { version: 1, persistedJson: JSON.stringify(persisted), correlationId: request.correlationId ?? null, createdAt: now });
-    if (request.autoStart) return this.send(id, { type: 'START' }, { correlationId: request.correlationId, actor: request.actor });
-    return toView(snapshot.value, snapshot.context, { version: live.version, correlationId: live.correlationId, createdAt: now, updatedAt: now });
+    const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
+    this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, createdAt: now });
+    const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, createdAt: now, updatedAt: now });
+    if (request.autoStart) this.deps.onCommitted?.(view, { eventType: 'START', fromPhase: 'pending', toPhase: view.phase, status: view.status });
+    return view;
   }
 
   /** Applies an event and resolves with the view once the resulting change is durable. */
@@ -243,6 +237,12 @@ export class WorkflowEngine {
     return { restored, skipped };
   }
 
+  /** The first restore after a start, run while the server already answers (events to workflows not yet live: 503). */
+  restoreOnStart(): Promise<{ restored: number; skipped: number }> {
+    this.restoring = true;
+    return this.restoreAll().finally(() => (this.restoring = false));
+  }
+
   /** Stops every actor without recording anything as failed, then waits for pending writes. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -268,6 +268,7 @@ export class WorkflowEngine {
   private async acquire(id: string, eventType: string): Promise<Live> {
     const existing = this.live.get(id);
     if (existing) return existing;
+    if (this.restoring) throw new RestoringError(id);
     let loading = this.loading.get(id);
     if (!loading) {
       loading = (async () => {

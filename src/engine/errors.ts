@@ -62,3 +62,13 @@ export class ArtifactMissingError extends AppError {
     });
   }
 }
+
+export class RestoringError extends AppError {
+  constructor(id: string) {
+    super('RESTORING', `Workflow ${id} is not running here yet: the service restarted and is restoring its workflows. Retry in a moment.`, { status: 503 });
+  }
+}
+
+// Whether a failure means the database is away (503, try again) rather than a defect: the driver's
+// knowledge, passed on to the server, which answers requests but never sees the database.
+export { isDatabaseUnavailable } from '../db/client.ts';

@@ -1,4 +1,6 @@
 import type { AnyEventObject } from 'xstate';
+import { isAppError } from '../errors.ts';
+import { describeError } from '../machine/errors.ts';
 import type { JsonValue, WorkflowContext } from '../machine/machine.ts';
 import { PHASE_SPECS, isStepPhase, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 import type { Logger } from './logger.ts';
@@ -27,7 +29,7 @@ export function sanitizeEvent(event: AnyEventObject): JsonValue {
     const error = (event as { error?: unknown }).error;
     const details =
       error instanceof Error
-        ? { name: error.name, message: error.message, ...('code' in error ? { code: String(error.code) } : {}) }
+        ? { name: error.name, message: isAppError(error) ? error.message : describeError(error), ...('code' in error ? { code: String(error.code) } : {}) }
         : { message: String(error) };
     return { type: event.type, error: redact(details, 1) };
   }

@@ -6,11 +6,11 @@ import { analyseDependencies, analyseSource, classifyAssets, mapFields, validate
 import { assessMapping } from '../handlers/outcome.ts';
 import type { Asset, DependencyEdge, MappingOverrides, Table, ValidationOutput } from '../handlers/types.ts';
 import { isAppError } from '../errors.ts';
-import { StepTimeoutError, TransientError, toErrorRecord } from '../machine/errors.ts';
+import { StepTimeoutError, TransientError, describeError, toErrorRecord } from '../machine/errors.ts';
 import type { JsonObject, StepInput, StepLogic, StepOutput } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
-import { ArtifactMissingError } from './errors.ts';
+import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { readFiles } from './uploads.ts';
 
@@ -297,8 +297,16 @@ export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody>
         return await Promise.race([run(), aborted]);
       } catch (caught) {
         outcome = signal.aborted ? 'cancelled' : caught instanceof StepTimeoutError ? 'timed_out' : 'failed';
-        error = caught;
-        throw caught;
+        // The database being away is a known, passing condition: say so, not what the driver said.
+        error =
+          !isAppError(caught) && isDatabaseUnavailable(caught)
+            ? new TransientError(`Step ${phase} could not reach the database: ${describeError(caught)}.`, {
+                code: 'DATABASE_UNAVAILABLE',
+                hint: 'It is retried automatically once the database answers again.',
+                cause: caught,
+              })
+            : caught;
+        throw error;
       } finally {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);

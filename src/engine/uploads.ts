@@ -1,6 +1,7 @@
 import type { NewDatasetFile } from '../db/workflows.ts';
 import { AppError } from '../errors.ts';
 import { parseInputs } from '../handlers/index.ts';
+import { MAX_JSON_DEPTH, jsonDepth } from '../handlers/json.ts';
 import type { FileFormat, Table } from '../handlers/types.ts';
 
 /** One uploaded file as the API received it: text, base64 text, or raw bytes. */
@@ -24,6 +25,18 @@ export class UploadTooLargeError extends AppError {
         : `The files add up to ${(sizeBytes / MB).toFixed(1)} MB, over the limit of ${(limitBytes / MB).toFixed(0)} MB per workflow (MAX_UPLOAD_MB).`,
       { status: 413, details: sizeBytes === undefined ? { limitBytes } : { limitBytes, sizeBytes } },
     );
+  }
+}
+
+// The edge's text checks: the server validates names, reasons and query values with them.
+export { UNSTORABLE_TEXT_MESSAGE, isStorableText, printable } from '../handlers/storable.ts';
+
+/** Refuses JSON nested deeper than MAX_JSON_DEPTH before anything parses (and overflows on) it. */
+export function assertJsonDepth(text: string, what: string): void {
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new AppError('JSON_TOO_DEEP', `${what} nests deeper than ${MAX_JSON_DEPTH} levels, which no CMDB export does; send a flat array of records.`, {
+      details: { maxDepth: MAX_JSON_DEPTH },
+    });
   }
 }
 

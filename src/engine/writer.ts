@@ -1,5 +1,26 @@
+import { isDatabaseUnavailable } from '../db/client.ts';
 import type { NewStepRun } from '../db/history.ts';
 import { VersionConflictError, type WorkflowChange, type WorkflowRowStore } from '../db/workflows.ts';
+
+const MAX_CONFLICT_RETRIES = 5;
+
+/** Deadlock (40P01) or serialization failure (40001): the same batch succeeds when tried again. */
+function isRetryableConflict(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === '40P01' || code === '40001') return true;
+  }
+  return false;
+}
+
+/** The parts a failed batch can be split into: each workflow's changes, and each record. */
+function unitsOf(batch: Pending[], runs: NewStepRun[]): number {
+  if (batch.length === 0) return runs.length;
+  return new Set(batch.map((p) => p.change.workflowId)).size + (runs.length > 0 ? 1 : 0);
+}
+
+/** Step-run records kept per lane while the database is away; older ones beyond this are dropped (and counted). */
+const MAX_HELD_RUNS = 10_000;
 
 interface Pending {
   change: WorkflowChange;
@@ -10,6 +31,8 @@ interface Pending {
 export interface WriterStats {
   batches: number;
   changes: number;
+  /** Batches that failed on one bad item and were split to find it. */
+  splits: number;
 }
 
 export interface WriterOptions {
@@ -17,6 +40,8 @@ export interface WriterOptions {
   lanes?: number;
   maxBatch?: number;
   onRunsLost?: (error: unknown, count: number) => void;
+  /** How long a lane holding only step-run records waits after a failed commit before it tries again. */
+  retryRunsAfterMs?: number;
 }
 
 /** One serial writer: drains whatever is queued into one statement, then the next. */
@@ -24,6 +49,7 @@ class Lane {
   queue: Pending[] = [];
   runs: NewStepRun[] = [];
   flushing: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Pick<WorkflowRowStore, 'persistChanges'>,
@@ -40,31 +66,98 @@ class Lane {
       while (this.queue.length > 0 || this.runs.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 1_000);
         const runs = this.runs.splice(0, 2_000);
-        await this.commit(batch, runs);
+        const ok = await this.commit(batch, runs);
+        // Only held records left and the database away: try again later, not in a tight loop.
+        if (!ok && this.queue.length === 0) {
+          this.retryLater();
+          return;
+        }
       }
     } finally {
       this.flushing = null;
     }
   }
 
-  private async commit(batch: Pending[], runs: NewStepRun[]): Promise<void> {
-    try {
-      const { conflicts } = await this.store.persistChanges(
-        batch.map((p) => p.change),
-        runs,
-      );
-      this.stats.batches += 1;
-      this.stats.changes += batch.length;
-      // Only the workflows another writer changed first lose; the rest of the batch is committed.
-      const losers = new Set(conflicts);
-      for (const p of batch) {
-        if (losers.has(p.change.workflowId)) p.reject(new VersionConflictError([p.change.workflowId]));
-        else p.resolve();
-      }
-    } catch (error) {
-      for (const p of batch) p.reject(error);
-      if (runs.length > 0) this.options.onRunsLost?.(error, runs.length);
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, this.options.retryRunsAfterMs ?? 1_000);
+    this.retryTimer.unref();
+  }
+
+  /** Keeps the records of a failed commit for the next one, when the database was merely away. */
+  private hold(runs: NewStepRun[], error: unknown): void {
+    if (runs.length === 0) return;
+    if (!isDatabaseUnavailable(error)) {
+      this.options.onRunsLost?.(error, runs.length);
+      return;
     }
+    this.runs.unshift(...runs);
+    const over = this.runs.length - MAX_HELD_RUNS;
+    if (over > 0) {
+      this.runs.splice(0, over);
+      this.options.onRunsLost?.(error, over);
+    }
+  }
+
+  /**
+   * Commits a batch. A deadlock or serialization failure is retried here, never shown. Any other
+   * failure that is not the database being away is split: each half is committed on its own, down to
+   * the one change that cannot be stored, so only its caller gets the error and every other commits.
+   */
+  private async commit(batch: Pending[], runs: NewStepRun[]): Promise<boolean> {
+    if (batch.length === 0 && runs.length === 0) return true;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { conflicts } = await this.store.persistChanges(
+          batch.map((p) => p.change),
+          runs,
+        );
+        this.stats.batches += 1;
+        this.stats.changes += batch.length;
+        // Only the workflows another writer changed first lose; the rest of the batch is committed.
+        const losers = new Set(conflicts);
+        for (const p of batch) {
+          if (losers.has(p.change.workflowId)) p.reject(new VersionConflictError([p.change.workflowId]));
+          else p.resolve();
+        }
+        return true;
+      } catch (error) {
+        if (isRetryableConflict(error) && attempt < MAX_CONFLICT_RETRIES) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+          continue;
+        }
+        if (isDatabaseUnavailable(error) || unitsOf(batch, runs) <= 1) {
+          for (const p of batch) p.reject(error);
+          this.hold(runs, error);
+          return false;
+        }
+        return this.split(batch, runs);
+      }
+    }
+  }
+
+  private async split(batch: Pending[], runs: NewStepRun[]): Promise<boolean> {
+    this.stats.splits += 1;
+    if (batch.length === 0) {
+      const half = Math.ceil(runs.length / 2);
+      const a = await this.commit([], runs.slice(0, half));
+      return (await this.commit([], runs.slice(half))) && a;
+    }
+    // A workflow's changes stay together and in order: split between workflows, never inside one.
+    const ids = [...new Set(batch.map((p) => p.change.workflowId))];
+    if (ids.length === 1) {
+      const a = await this.commit(batch, []);
+      return (await this.commit([], runs)) && a;
+    }
+    const left = new Set(ids.slice(0, Math.ceil(ids.length / 2)));
+    const a = await this.commit(
+      batch.filter((p) => left.has(p.change.workflowId)),
+      runs,
+    );
+    return (await this.commit(batch.filter((p) => !left.has(p.change.workflowId)), [])) && a;
   }
 }
 
@@ -76,7 +169,7 @@ class Lane {
  */
 export class GroupCommitWriter {
   private readonly lanes: Lane[];
-  readonly stats: WriterStats = { batches: 0, changes: 0 };
+  readonly stats: WriterStats = { batches: 0, changes: 0, splits: 0 };
 
   constructor(store: Pick<WorkflowRowStore, 'persistChanges'>, options: WriterOptions = {}) {
     this.lanes = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => new Lane(store, options, this.stats));

@@ -5,6 +5,35 @@ import type { Cell, Row } from './types.ts';
 const ENVELOPES = ['records', 'result', 'data', 'items', 'rows', 'value', 'objects', 'results'];
 const MAX_DEPTH = 2;
 
+/** The deepest nesting a JSON document may have; real exports stay under 10. Deeper ones are refused before parsing. */
+export const MAX_JSON_DEPTH = 64;
+
+/** The nesting depth of JSON text (brackets inside strings do not count); stops counting past `limit`. */
+export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // Skip the string: to the next quote that an odd run of backslashes does not escape.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end < 0) return max;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 92) slashes++;
+        i = end;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 91 || c === 123) {
+      depth++;
+      if (depth > max && (max = depth) > limit) return max;
+    } else if (c === 93 || c === 125) {
+      depth--;
+    }
+  }
+  return max;
+}
+
 export type JsonRecords = { kind: 'records'; records: Record<string, unknown>[] } | { kind: 'fixture'; objects: Record<string, unknown>[] } | { kind: 'none'; reason: string };
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,8 @@
 import { DataError } from './errors.ts';
 import { parseCsv } from './csv.ts';
 import { decodeText } from './decode.ts';
-import { locateRecords, recordsToTable } from './json.ts';
+import { MAX_JSON_DEPTH, jsonDepth, locateRecords, recordsToTable } from './json.ts';
+import { assertStorable, mayHoldUnstorable } from './storable.ts';
 import { fixtureToTables } from './netbox.ts';
 import type { FileFormat, InputFile, Table } from './types.ts';
 import { parseWorkbook } from './xlsx.ts';
@@ -51,10 +52,23 @@ async function parseFile(file: InputFile): Promise<Table[]> {
       throw unreadable(file.name, `is a damaged Excel workbook: ${error instanceof Error ? error.message : String(error)}.`, 'Open it in Excel, save it again as .xlsx, and upload the new file.', error);
     }
     if (tables.length === 0) throw unreadable(file.name, 'is an Excel workbook with no data on any sheet.', 'Put the export on the first sheet, with a header row, and upload it again.');
+    tables.forEach(assertStorable);
     return tables;
   }
   const { text, encoding } = decodeText(file.name, file.content);
+  const tables = parseText(file, format, text, encoding);
+  if (mayHoldUnstorable(text)) tables.forEach(assertStorable);
+  return tables;
+}
+
+function parseText(file: InputFile, format: FileFormat, text: string, encoding: string): Table[] {
   if (format === 'json') {
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      throw new DataError('JSON_TOO_DEEP', `File "${file.name}" nests deeper than ${MAX_JSON_DEPTH} levels, which no CMDB export does.`, {
+        hint: 'Export the records as a flat JSON array of objects, or as CSV.',
+        details: { file: file.name, maxDepth: MAX_JSON_DEPTH },
+      });
+    }
     let document: unknown;
     try {
       document = JSON.parse(text);

@@ -30,18 +30,44 @@ export class StepTimeoutError extends AppError {
   }
 }
 
-/** Turns anything a step threw into the JSON record kept in context. Unknown errors count as transient. */
+/** Longest message an error record keeps (under 2 KB with what a give-up adds): records live in the snapshot. */
+export const MAX_ERROR_MESSAGE = 1_800;
+
+function cap(text: string): string {
+  return text.length > MAX_ERROR_MESSAGE ? `${text.slice(0, MAX_ERROR_MESSAGE)}…` : text;
+}
+
+/**
+ * What an unexpected error may tell a person: the first line of its message, or of its cause's when
+ * it is a failed query (whose own message quotes the statement and its parameters), never a stack.
+ */
+export function describeError(error: unknown): string {
+  for (let e: unknown = error, depth = 0; depth < 4; depth++) {
+    if (!(e instanceof Error)) return String(e).split('\n')[0]!;
+    if (!e.message.startsWith('Failed query:')) {
+      const code = (e as { code?: unknown }).code;
+      return `${e.message.split('\n')[0]}${typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : ''}`;
+    }
+    if (e.cause === undefined) return 'a database statement failed';
+    e = e.cause;
+  }
+  return 'an unexpected error';
+}
+
+/**
+ * Turns anything a step threw into the JSON record kept in context: a code, a human message (capped)
+ * and a hint — never SQL, parameters, stacks or file contents. Unknown errors count as transient.
+ */
 export function toErrorRecord(error: unknown, phase: Phase | 'pending', attempt: number, at: Date = new Date()): ErrorRecord {
   if (isAppError(error)) {
     const hint = error.hint ?? (error.retryable ? 'The step is retried automatically.' : 'Fix the input and retry the workflow.');
-    return { code: error.code, phase, attempt, message: error.message, hint, at: at.toISOString(), retryable: error.retryable };
+    return { code: error.code, phase, attempt, message: cap(error.message), hint: cap(hint), at: at.toISOString(), retryable: error.retryable };
   }
-  const message = error instanceof Error ? error.message : String(error);
   return {
     code: 'STEP_FAILED',
     phase,
     attempt,
-    message: `Step ${phase} failed unexpectedly: ${message}`,
+    message: cap(`Step ${phase} failed unexpectedly: ${describeError(error)}`),
     hint: 'Retried automatically as a transient failure; if it persists, check the service logs for this workflow.',
     at: at.toISOString(),
     retryable: true,

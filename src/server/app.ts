@@ -7,10 +7,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { routePath } from 'hono/route';
-import { UploadTooLargeError } from '../engine/uploads.ts';
+import { UNSTORABLE_TEXT_MESSAGE, UploadTooLargeError, isStorableText, printable } from '../engine/uploads.ts';
 import { apiKeyAuth } from './auth.ts';
 import type { AppDeps, AppEnv } from './context.ts';
-import { errorResponse } from './errors.ts';
+import { ApiError, RETRY_AFTER_SECONDS, errorResponse } from './errors.ts';
+import { HEALTH_TIMEOUT_MS, createHealthProbe } from './health.ts';
 import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
 import { machineRoutes } from './routes/machine.ts';
 import { uiRoutes } from './routes/ui.ts';
@@ -99,22 +100,37 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use('*', apiKeyAuth(deps.apiKeys));
 
-  app.get('/healthz', async (c) => {
-    try {
-      const needsMigration = await deps.queries.needsMigration();
-      return c.json({
-        status: 'ok',
-        database: 'reachable',
-        liveWorkflows: deps.engine.liveCount,
-        needsMigration,
-        ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
-      });
-    } catch {
-      return c.json(
-        { code: 'DATABASE_UNREACHABLE', message: 'The database cannot be reached; workflows resume once it is back.', status: 'unavailable', database: 'unreachable' },
-        503,
-      );
+  // Query values reach filters, cursors and stored names: refuse text the database cannot store.
+  app.use('*', async (c, next) => {
+    for (const [name, values] of Object.entries(c.req.queries())) {
+      if (!isStorableText(name) || values.some((v) => !isStorableText(v))) {
+        throw new ApiError(400, 'INVALID_REQUEST', `Invalid query: ${printable(name)}: ${UNSTORABLE_TEXT_MESSAGE}.`, {
+          issues: [{ path: printable(name), message: UNSTORABLE_TEXT_MESSAGE }],
+        });
+      }
     }
+    await next();
+  });
+
+  const probe = createHealthProbe(() => deps.queries.needsMigration());
+  app.get('/healthz', async (c) => {
+    const health = await probe();
+    if (!health.ok) {
+      const message =
+        health.reason === 'timeout'
+          ? `The database did not answer within ${HEALTH_TIMEOUT_MS} ms; workflows resume once it does.`
+          : 'The database cannot be reached; workflows resume once it is back.';
+      return c.json({ code: 'DATABASE_UNREACHABLE', message, status: 'unavailable', database: 'unreachable' }, 503, { 'Retry-After': RETRY_AFTER_SECONDS });
+    }
+    const needsMigration = health.value;
+    return c.json({
+      // restoring: just started, the workflows of the last run are being brought back (events to them: 503)
+      status: deps.engine.restoring ? 'restoring' : 'ok',
+      database: 'reachable',
+      liveWorkflows: deps.engine.liveCount,
+      needsMigration,
+      ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
+    });
   });
 
   app.get('/metrics', async (c) => {

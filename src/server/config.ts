@@ -54,6 +54,12 @@ const apiKeysSchema = z
         ctx.addIssue({ code: 'custom', message: `the token of "${name}" is shorter than 16 characters; use a long random token` });
         return z.NEVER;
       }
+      const twin = keys.find((k) => k.token === token);
+      if (twin) {
+        // One token under two names or roles would make the role a request gets depend on list order.
+        ctx.addIssue({ code: 'custom', message: `"${twin.name}" (${twin.role}) and "${name}" (${role}) have the same token; give every key its own token` });
+        return z.NEVER;
+      }
       keys.push({ name, token, role: role as Role });
     }
     return keys;
@@ -81,6 +87,10 @@ const envSchema = z.object({
     .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be a comma-separated list of origins like https://cmdb.example.com'),
   INSTANCE_ID: z.string().trim().min(1).max(200).optional(),
   LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
+  IDEMPOTENCY_CLAIM_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
   INSPECT: flag,
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
   MAPPING_REVIEW_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.7),
@@ -91,6 +101,12 @@ export interface Config {
   port: number;
   host: string;
   database: { url: string } | { dataDir: string };
+  /** PostgreSQL: opening a connection or waiting for a pooled one, and one statement. */
+  databaseTimeouts: { connectMs: number; queryMs: number };
+  /** An Idempotency-Key claim in progress longer than this is taken over by a retry. */
+  idempotencyClaimMs: number;
+  /** How long start-up keeps trying to reach PostgreSQL before it gives up. */
+  databaseWaitMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   logPretty: boolean;
   maxUploadBytes: number;
@@ -104,6 +120,8 @@ export interface Config {
   corsOrigins: string[];
   /** When the mapping review asks a person. */
   review: ReviewThresholds;
+  /** Things start-up should say once, in the log: a setting that did not do what it seems to ask. */
+  notices: string[];
 }
 
 export class ConfigError extends Error {}
@@ -116,11 +134,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  // Without API keys the service is open to whoever reaches it: loopback only, unless told otherwise.
+  const loopbackOnly = e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS;
+  const notices =
+    loopbackOnly && e.HOST !== '127.0.0.1' && e.HOST !== 'localhost' && e.HOST !== '::1'
+      ? [`HOST=${e.HOST} ignored: binding 127.0.0.1 because no API_KEYS are set and anyone reaching ${e.HOST} could change workflows; set API_KEYS, or ALLOW_ANONYMOUS=1 to bind ${e.HOST} anyway`]
+      : [];
   return {
     port: e.PORT,
-    // Without API keys the service is open to whoever reaches it: loopback only, unless told otherwise.
-    host: e.API_KEYS.length === 0 && !e.ALLOW_ANONYMOUS ? '127.0.0.1' : e.HOST,
+    host: loopbackOnly ? '127.0.0.1' : e.HOST,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
+    databaseTimeouts: { connectMs: e.DB_CONNECT_TIMEOUT_MS, queryMs: e.DB_QUERY_TIMEOUT_MS },
+    databaseWaitMs: Math.round(e.DB_STARTUP_WAIT_SECONDS * 1000),
+    idempotencyClaimMs: Math.round(e.IDEMPOTENCY_CLAIM_SECONDS * 1000),
     logLevel: e.LOG_LEVEL,
     // Human-readable in a terminal (npm start by hand), JSON lines otherwise.
     logPretty: env.LOG_PRETTY === undefined ? Boolean(process.stdout.isTTY) : e.LOG_PRETTY,
@@ -133,5 +159,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
     review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },
+    notices,
   };
 }

@@ -12,6 +12,8 @@ export interface IdempotencyKeys {
 
 const KEY = /^[\x21-\x7e]{1,200}$/;
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A claim in progress longer than any request takes (upload limit parsed, database timeouts) is a dead request's. */
+export const IDEMPOTENCY_CLAIM_MS = 60_000;
 
 /**
  * Runs `handler` once per Idempotency-Key: a repeat gets the first response (marked

@@ -1,14 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
-import { pino } from 'pino';
 import { openDatabase } from '../db/client.ts';
 import { createStore } from '../db/store.ts';
+import { DataDirLockedError, lockDataDir, type DataDirLock } from '../db/data-dir-lock.ts';
+import { DatabaseUnreachableError, waitForDatabase } from '../db/wait.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import { createStepActors } from '../engine/steps.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { startInspector } from './inspector.ts';
+import { createLogger } from './logging.ts';
+import { startingResponse } from './starting.ts';
 import { wireService } from './service.ts';
 
 export interface Service {
@@ -17,17 +20,34 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-function createLogger(config: Config): Logger {
-  if (config.logPretty) {
-    return pino({ level: config.logLevel, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
-  }
-  return pino({ level: config.logLevel });
-}
-
 /** The composition root: config, database, steps, engine, HTTP app. */
-export async function startService(config: Config, logger: Logger = createLogger(config)): Promise<Service> {
-  if ('dataDir' in config.database) mkdirSync(config.database.dataDir, { recursive: true });
-  const handle = await openDatabase(config.database);
+export async function startService(config: Config, logger: Logger = createLogger({ level: config.logLevel, pretty: config.logPretty })): Promise<Service> {
+  let lock: DataDirLock | null = null;
+  if ('dataDir' in config.database) {
+    mkdirSync(config.database.dataDir, { recursive: true });
+    lock = lockDataDir(config.database.dataDir);
+  }
+  // Listen first: until the database is open every request gets 503 with Retry-After, never a refused connection.
+  let ready: ((request: Request) => Response | Promise<Response>) | null = null;
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: (request) => (ready ? ready(request) : startingResponse(request)), port: config.port, hostname: config.host }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host}:${port}`;
+  logger.info({ url, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous' }, 'discovery flow listening');
+  if ('url' in config.database) {
+    await waitForDatabase(config.database.url, {
+      timeoutMs: config.databaseWaitMs,
+      connectTimeoutMs: config.databaseTimeouts.connectMs,
+      onRetry: ({ target, attempt, reason, retryInMs }) =>
+        logger.warn({ database: target, attempt, reason, retryInMs }, `PostgreSQL at ${target} not reachable (${reason}); trying again in ${(retryInMs / 1000).toFixed(1)} s`),
+    });
+  }
+  const handle = await openDatabase(config.database, {
+    timeouts: config.databaseTimeouts,
+    onConnectionLost: (error) => logger.warn({ err: error }, 'database connection lost; the pool opens a new one'),
+  });
   const store = createStore(handle.db);
   const inspector = config.inspect.enabled ? await startInspector({ port: config.inspect.port, logger }) : null;
   const { engine, app } = wireService({
@@ -38,34 +58,32 @@ export async function startService(config: Config, logger: Logger = createLogger
     corsOrigins: config.corsOrigins,
     instanceId: config.instanceId,
     leaseMs: config.leaseMs,
+    idempotencyClaimMs: config.idempotencyClaimMs,
     inspect: inspector?.inspect,
     onActorAttached: inspector?.announce,
     steps: (hooks) => createStepActors({ store, logger, faults: config.faults, review: config.review, ...hooks }),
   });
-  const { restored } = await engine.restoreAll();
+  ready = app.fetch;
+  // Restored in the background: reads work meanwhile, events to a workflow not yet restored get 503.
+  const restoring = engine.restoreOnStart().then(
+    ({ restored }) => logger.info({ database: handle.kind, restored, ...(inspector ? { inspector: inspector.url } : {}) }, 'discovery flow ready'),
+    (error: unknown) => logger.error({ err: error }, 'restore failed; unfinished workflows are adopted on the next lease beat'),
+  );
   const sweepKeys = () => store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired'));
-  await sweepKeys();
+  void restoring.then(sweepKeys);
   const sweeper = setInterval(() => void sweepKeys(), 60 * 60 * 1000);
   sweeper.unref();
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host}:${port}`;
-  logger.info(
-    { url, database: handle.kind, restored, auth: config.apiKeys.length > 0 ? 'api keys' : 'anonymous', ...(inspector ? { inspector: inspector.url } : {}) },
-    'discovery flow listening',
-  );
   return {
     url,
     engine,
     async stop() {
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await restoring;
       await engine.stop();
       await inspector?.stop();
       await handle.close();
+      lock?.release();
     },
   };
 }
@@ -81,7 +99,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config);
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  for (const notice of config.notices) logger.warn({}, notice);
   const service = await startService(config, logger);
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -103,7 +122,8 @@ async function main(): Promise<void> {
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry) {
   main().catch((error: unknown) => {
-    console.error(error);
+    // A start-up failure an operator can fix is one line; anything else is a bug and keeps its stack.
+    console.error(error instanceof DatabaseUnreachableError || error instanceof DataDirLockedError ? error.message : error);
     process.exit(1);
   });
 }

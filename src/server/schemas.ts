@@ -1,8 +1,12 @@
 import { z } from 'zod';
 import { VOCABULARY } from '../engine/view.ts';
+import { UNSTORABLE_TEXT_MESSAGE, isStorableText } from '../engine/uploads.ts';
 import type { RetryOptions } from '../machine/policy.ts';
 
 const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS } = VOCABULARY;
+
+/** A string the database can store: PostgreSQL refuses NUL and unpaired surrogates, and one such item must not fail a batch. */
+export const storable = (schema: z.ZodString) => schema.refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
 
 const policyPatch = z
   .object({
@@ -22,7 +26,7 @@ export const retryOptionsSchema = policyPatch
 
 export const fileSchema = z
   .object({
-    name: z.string().trim().min(1).max(255),
+    name: storable(z.string().trim().min(1).max(255)),
     format: z.enum(['csv', 'json', 'xlsx']).optional(),
     /** How `content` is encoded in this JSON body: plain text, or base64 for binary files such as .xlsx. */
     encoding: z.enum(['utf8', 'base64']).default('utf8'),
@@ -40,7 +44,7 @@ export const createOptionsSchema = z
 
 export const createBodySchema = z
   .object({
-    name: z.string().trim().min(1).max(200).optional(),
+    name: storable(z.string().trim().min(1).max(200)).optional(),
     files: z.array(fileSchema).min(1).max(50),
     options: createOptionsSchema.optional(),
   })
@@ -49,8 +53,8 @@ export type CreateBody = z.infer<typeof createBodySchema>;
 
 export const rawUploadQuerySchema = z
   .object({
-    name: z.string().trim().min(1).max(200).optional(),
-    filename: z.string().trim().min(1).max(255).optional(),
+    name: storable(z.string().trim().min(1).max(200)).optional(),
+    filename: storable(z.string().trim().min(1).max(255)).optional(),
     reviewMappings: z.enum(['true', 'false']).optional(),
     autoStart: z.enum(['true', 'false']).optional(),
   })
@@ -61,11 +65,11 @@ export const mappingTargetSchema = z.enum(MAPPING_TARGETS);
 export const eventBodySchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('START') }).strict(),
   z.object({ type: z.literal('RETRY'), fromPhase: z.enum(STEP_PHASES).optional() }).strict(),
-  z.object({ type: z.literal('CANCEL'), reason: z.string().trim().max(500).optional() }).strict(),
+  z.object({ type: z.literal('CANCEL'), reason: storable(z.string().trim().max(500)).optional() }).strict(),
   z
     .object({
       type: z.literal('APPROVE_MAPPINGS'),
-      overrides: z.record(z.string().min(1).max(300), mappingTargetSchema).optional(),
+      overrides: z.record(storable(z.string().min(1).max(300)), mappingTargetSchema).optional(),
     })
     .strict(),
 ]);

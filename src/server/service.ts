@@ -10,6 +10,7 @@ import type { Phase } from '../machine/table.ts';
 import { createApp } from './app.ts';
 import type { ApiKey } from './config.ts';
 import { ServiceMetrics } from './metrics.ts';
+import { IDEMPOTENCY_CLAIM_MS } from './idempotency.ts';
 import { ChangeHub } from './stream.ts';
 
 export interface WireOptions {
@@ -25,6 +26,8 @@ export interface WireOptions {
   corsOrigins?: string[];
   instanceId?: string;
   leaseMs?: number;
+  /** An Idempotency-Key claim still in progress after this long is taken over by a retry (its request died). */
+  idempotencyClaimMs?: number;
 }
 
 /** Wires engine, metrics, change hub and HTTP app around a store: shared by main and the tests. */
@@ -59,7 +62,11 @@ export function wireService(options: WireOptions) {
   const app = createApp({
     engine,
     queries,
-    idempotency: options.store,
+    idempotency: {
+      beginIdempotent: (scope, key, hash) => options.store.beginIdempotent(scope, key, hash, options.idempotencyClaimMs ?? IDEMPOTENCY_CLAIM_MS),
+      finishIdempotent: (scope, key, status, body) => options.store.finishIdempotent(scope, key, status, body),
+      abandonIdempotent: (scope, key) => options.store.abandonIdempotent(scope, key),
+    },
     logger: options.logger,
     maxUploadBytes: options.maxUploadBytes,
     hub,

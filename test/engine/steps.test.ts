@@ -1,3 +1,4 @@
+import { DrizzleQueryError } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createActor, toPromise, waitFor } from 'xstate';
 import type { WorkflowStore } from '../../src/db/store.ts';
@@ -7,6 +8,8 @@ import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
 import { outputsFor } from '../support/steps.ts';
+import { DataError } from '../../src/handlers/errors.ts';
+import { wireService } from '../../src/server/service.ts';
 
 type Body = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
@@ -116,4 +119,69 @@ describe('step adapter', () => {
     expect(done.context.errors.map((e) => [e.phase, e.code, e.retryable])).toEqual([['database_integration', 'ARTIFACT_MISSING', false]]);
     expect(done.context.errors[0]!.hint).toMatch(/RETRY with fromPhase data_source_analysis/);
   });
+});
+
+describe('what a failure leaves behind', () => {
+  it('keeps error records to a code, a capped human message and a hint on every failure path; the snapshot stays under 16 KB', async () => {
+    const { store } = await testDatabase('pglite');
+    await truncateAll(store);
+    const binary = new Uint8Array(1_500_000).fill(7);
+    const failures: Record<string, () => never> = {
+      'failed query with a binary parameter': () => {
+        throw new DrizzleQueryError('insert into "artifacts" ("body") values ($1)', [binary], Object.assign(new Error('value too long for type character varying(10)'), { code: '22001' }));
+      },
+      'dropped connection': () => {
+        throw new DrizzleQueryError('select "name", "format", "size_bytes" from "dataset_files" where "workflow_id" = $1', ['x'], Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+      },
+      'a 100 KB message with a stack': () => {
+        throw new Error(`boom ${'x'.repeat(100_000)}\n    at secret (/work/src/file.ts:1:1)`);
+      },
+      'a thrown non-error': () => {
+        throw { rows: Array.from({ length: 10_000 }, (_, i) => ({ i })) } as never;
+      },
+      'a data error quoting the file': () => {
+        throw new DataError('BAD_ROW', `Row 1 is bad: ${'cell,'.repeat(10_000)}`);
+      },
+    };
+    for (const [label, fail] of Object.entries(failures)) {
+      const { engine: e } = wireService({
+        store,
+        logger: testLogger(),
+        maxUploadBytes: 1 << 20,
+        steps: (hooks) =>
+          createStepActors(
+            { store, logger: testLogger(), ...hooks },
+            Object.fromEntries(STEP_PHASES.map((p) => [p, p === 'data_validation' ? async () => fail() : async () => outputsFor(p)])) as never,
+          ),
+      });
+      try {
+        const view = await e.create({ name: label, files: [{ name: 'a.csv', format: 'csv', content: new TextEncoder().encode('name\nweb01\n') }], options: { retry: { retries: 2, initialDelayMs: 1, maxDelayMs: 2 } }, autoStart: true });
+        let row = await store.getWorkflow(view.id);
+        for (let i = 0; i < 300 && row?.status !== 'failed'; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          row = await store.getWorkflow(view.id);
+        }
+        await e.idle();
+        row = await store.getWorkflow(view.id);
+        expect(row!.status, label).toBe('failed');
+        const snapshot = JSON.stringify(row!.snapshot);
+        expect(snapshot.length, label).toBeLessThan(16 * 1024);
+        const errors = (row!.snapshot as { context: { errors: { code: string; message: string; hint: string }[] } }).context.errors;
+        expect(errors.length, label).toBeGreaterThan(0);
+        for (const record of errors) {
+          expect(record.message.length, label).toBeLessThanOrEqual(2_048);
+          expect(record.message, label).not.toMatch(/select |insert into|params|\bat \w+ \(|\/work\//i);
+          expect(record.code, label).toMatch(/^[A-Z_0-9]+$/);
+          expect(record.hint.length, label).toBeGreaterThan(0);
+        }
+        const history = JSON.stringify((await store.getHistory(view.id, { limit: 100 })).items.map((h) => h.event));
+        expect(history, label).not.toMatch(/select |insert into|params/i);
+        const steps = JSON.stringify((await store.listStepRuns(view.id, { limit: 100 })).items.map((r) => r.error));
+        expect(steps.length, label).toBeLessThan(16 * 1024);
+        expect(steps, label).not.toMatch(/select |insert into|params/i);
+      } finally {
+        await e.stop();
+      }
+    }
+  }, 60_000);
 });

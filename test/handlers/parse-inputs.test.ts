@@ -156,3 +156,19 @@ describe('parseInputs: format detection and data errors', () => {
     expect(tables.map((table) => table.id)).toEqual(['cis.csv', 'cis.csv~2']);
   });
 });
+
+describe('parseInputs: what the database cannot hold', () => {
+  it('refuses JSON nested deeper than 64 levels before parsing it, whatever brackets its strings hold', async () => {
+    const deep = `[{"name":"x","d":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}]`;
+    expect(await rejection(parseInputs([file('deep.json', deep)]))).toMatchObject({ code: 'JSON_TOO_DEEP', details: { file: 'deep.json', maxDepth: 64 } });
+    const [table] = await parseInputs([file('brackets.json', `[{"name":"${'[{'.repeat(100)}"}]`)]);
+    expect(table.rows).toHaveLength(1);
+  });
+
+  it('refuses text with NUL or an unpaired surrogate, naming the file, row and column; paired surrogates are fine', async () => {
+    expect(await rejection(parseInputs([file('n.json', '[{"name":"a"},{"name":"b\\u0000"}]')]))).toMatchObject({ code: 'UNSTORABLE_TEXT', message: expect.stringMatching(/"n\.json" row 2, column "name"/) });
+    expect(await rejection(parseInputs([file('s.json', '[{"os\\ud800":"x"}]')]))).toMatchObject({ code: 'UNSTORABLE_TEXT', message: expect.stringMatching(/column name \("os\ufffd"\)/) });
+    const [table] = await parseInputs([file('emoji.json', '[{"name":"web \\ud83d\\ude80"}]')]);
+    expect(table.rows[0]!.name).toBe('web 🚀');
+  });
+});

@@ -101,4 +101,18 @@ describe('security', () => {
     expect(() => loadConfig({ FAULT_INJECTION: 'transient=2' })).toThrow(/FAULT_INJECTION/);
     expect(loadConfig({ FAULT_INJECTION: 'transient=0.2,slow=0.1' }).faults).toMatchObject({ transient: 0.2, slow: 0.1, timeout: 0 });
   });
+
+  it('says in one line why HOST was not used when it binds loopback instead', () => {
+    expect(loadConfig({ HOST: '0.0.0.0' }).notices).toEqual([
+      'HOST=0.0.0.0 ignored: binding 127.0.0.1 because no API_KEYS are set and anyone reaching 0.0.0.0 could change workflows; set API_KEYS, or ALLOW_ANONYMOUS=1 to bind 0.0.0.0 anyway',
+    ]);
+    expect(loadConfig({}).notices).toEqual([]);
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_ANONYMOUS: '1' }).notices).toEqual([]);
+  });
+
+  it('refuses to start when one token is listed twice, naming the keys and never the token', () => {
+    const run = () => loadConfig({ API_KEYS: `ops:${WRITER}:admin,ci:${READER}:read,dash:${WRITER}:read` });
+    expect(run).toThrow('API_KEYS: "ops" (admin) and "dash" (read) have the same token; give every key its own token');
+    expect(run).not.toThrow(WRITER);
+  });
 });

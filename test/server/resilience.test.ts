@@ -138,18 +138,29 @@ describe('bad input and strangers', () => {
 
   it('never answers 5xx to fuzzed create bodies, event bodies, paths, queries, headers and files', async () => {
     const anyJson = fc.jsonValue({ maxDepth: 3 });
+    // Text PostgreSQL cannot store, and nesting deep enough to overflow a recursive walk.
+    const nasty = fc.constantFrom('a\u0000b', '\u0000', 'x\ud800', '\udfffy', 'ok\ud800\udc00ok', `${'['.repeat(5_000)}1${']'.repeat(5_000)}`, `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`);
+    const text = (maxLength: number) => fc.oneof(fc.string({ maxLength }), nasty);
+    const deepJson = fc.constantFrom(
+      `[${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}]`,
+      `${'['.repeat(5_000)}{"name":"x"}${']'.repeat(5_000)}`,
+      '[{"name":"web\\u0000"}]',
+      '[{"name":"web\\ud800"}]',
+      '[{"na\\udc00me":"web"}]',
+    );
     const fileContent = fc.oneof(
-      fc.string({ maxLength: 300 }),
+      text(300),
+      deepJson,
       fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
       fc.constantFrom('name,ip\n"unterminated', '{"records": [', '\uFEFF\uFEFF,,,\r\n\r\n', 'a;b;c\n1;2', '\u0000\u0001\u0002', '[{"model":"dcim.device"}]'),
     );
     const createBody = fc.oneof(
       anyJson,
       fc.record({
-        name: fc.oneof(fc.string({ maxLength: 300 }), anyJson),
+        name: fc.oneof(text(300), anyJson),
         files: fc.array(
           fc.record({
-            name: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('a.csv', 'b.json', 'c.xlsx', '../../etc/passwd')),
+            name: fc.oneof(text(300), fc.constantFrom('a.csv', 'b.json', 'c.xlsx', '../../etc/passwd')),
             content: fileContent,
             format: fc.oneof(fc.constantFrom('csv', 'json', 'xlsx', 'xml'), anyJson),
             encoding: fc.constantFrom('utf8', 'base64', 'hex'),
@@ -161,7 +172,10 @@ describe('bad input and strangers', () => {
     );
     const eventBody = fc.oneof(
       anyJson,
-      fc.record({ type: fc.constantFrom('START', 'RETRY', 'CANCEL', 'APPROVE_MAPPINGS', 'start', ''), fromPhase: anyJson, reason: anyJson, overrides: anyJson }, { requiredKeys: ['type'] }),
+      fc.record(
+        { type: fc.constantFrom('START', 'RETRY', 'CANCEL', 'APPROVE_MAPPINGS', 'start', ''), fromPhase: anyJson, reason: fc.oneof(anyJson, nasty), overrides: fc.oneof(anyJson, nasty.map((k) => ({ [k]: 'hostname' }))) },
+        { requiredKeys: ['type'] },
+      ),
     );
     const segment = fc.oneof(fc.string({ maxLength: 60 }), fc.uuid(), fc.constantFrom('..', '%00', "1' or '1'='1", 'stream'));
     const contentType = fc.constantFrom('application/json', 'text/csv', 'text/plain', 'application/xml', '', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16');
@@ -184,7 +198,7 @@ describe('bad input and strangers', () => {
       fc.asyncProperty(
         fc.constantFrom('', '/history', '/steps', '/assets', '/dependencies', '/quarantine', '/mappings'),
         fc.oneof(fc.constant(seedId), segment),
-        fc.dictionary(fc.constantFrom('limit', 'cursor', 'status', 'phase', 'raw', 'type', 'since', 'x'), fc.string({ maxLength: 40 })),
+        fc.dictionary(fc.constantFrom('limit', 'cursor', 'status', 'phase', 'raw', 'type', 'since', 'x', 'name\u0000'), text(40)),
         async (suffix, id, query) => {
           const qs = new URLSearchParams(query).toString();
           await expectError(await request(`/workflows/${encodeURIComponent(id)}${suffix}?${qs}`));
@@ -208,6 +222,44 @@ describe('bad input and strangers', () => {
     await engine.idle();
     expect(await store.getWorkflow(seedId)).toEqual(seedBefore);
   }, 120_000);
+
+  it('answers 400 with a code to deep nesting, NUL and lone surrogates wherever they come in, and stores nothing', async () => {
+    const deepArrays = `${'['.repeat(5_000)}{"name":"x"}${']'.repeat(5_000)}`;
+    const deepRecord = `[{"name":"x","d":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}]`;
+    // Under this suite's 64 KB upload limit.
+    const deepFile = `[{"name":"x","d":${'{"a":'.repeat(8_000)}1${'}'.repeat(8_000)}}]`;
+    const post = async (path: string, body: string, type = 'application/json') => request(path, { method: 'POST', headers: { 'content-type': type }, body });
+    const envelope = (patch: Record<string, unknown>, file: Record<string, unknown> = {}) =>
+      JSON.stringify({ name: 'ok', files: [{ name: 'a.csv', content: 'name\nweb01\n', ...file }], ...patch });
+    const cases: [string, Promise<Response>, string, RegExp][] = [
+      ['JSON export 5,000 deep', post('/workflows', deepArrays), 'JSON_TOO_DEEP', /64 levels/],
+      ['record 20,000 deep', post('/workflows', deepRecord), 'JSON_TOO_DEEP', /64 levels/],
+      ['file 8,000 deep', post('/workflows', envelope({}, { name: 'a.json', content: deepFile })), 'JSON_TOO_DEEP', /a\.json/],
+      ['NUL in the name', post('/workflows', envelope({ name: 'dc\u00001' })), 'INVALID_REQUEST', /name: holds a NUL/],
+      ['lone surrogate in the name', post('/workflows', envelope({ name: 'dc\ud8001' })), 'INVALID_REQUEST', /name: holds a NUL character \(U\+0000\) or an unpaired surrogate/],
+      ['NUL in a file name', post('/workflows', envelope({}, { name: 'a\u0000.csv' })), 'INVALID_REQUEST', /files\.0\.name/],
+      ['NUL in ?filename=', post('/workflows?filename=a%00.csv', 'name\nweb01\n', 'text/csv'), 'INVALID_REQUEST', /query: filename/],
+      ['NUL in ?name=', post('/workflows?name=a%00', 'name\nweb01\n', 'text/csv'), 'INVALID_REQUEST', /query: name/],
+      ['NUL in a list filter', Promise.resolve(request('/workflows?cursor=%00')), 'INVALID_REQUEST', /query: cursor/],
+      ['NUL in an asset filter', Promise.resolve(request(`/workflows/${seedId}/assets?type=%00`)), 'INVALID_REQUEST', /query: type/],
+      ['escaped NUL in a JSON file', post('/workflows', envelope({}, { name: 'a.json', content: '[{"name":"web\\u0000"}]' })), 'UNSTORABLE_TEXT', /a\.json" row 1, column "name"/],
+      ['escaped lone surrogate in a JSON export', post('/workflows', '[{"name":"web01","os":"x\\ud800"}]'), 'UNSTORABLE_TEXT', /row 1, column "os"/],
+      ['one NUL in a long CSV', post('/workflows', 'name,os\n' + 'web,linux\n'.repeat(200) + 'w\u0000b,linux\n', 'text/csv'), 'UNSTORABLE_TEXT', /row 201, column "name"/],
+      ['NUL in a CANCEL reason', post(`/workflows/${seedId}/events`, JSON.stringify({ type: 'CANCEL', reason: 'x\u0000' })), 'INVALID_REQUEST', /reason/],
+      ['lone surrogate in a CANCEL reason', post(`/workflows/${seedId}/events`, JSON.stringify({ type: 'CANCEL', reason: '\udc00' })), 'INVALID_REQUEST', /reason/],
+      ['lone surrogate in an override key', post(`/workflows/${seedId}/events`, JSON.stringify({ type: 'APPROVE_MAPPINGS', overrides: { 'a\ud800': 'hostname' } })), 'INVALID_REQUEST', /overrides/],
+    ];
+    for (const [label, response, code, message] of cases) {
+      const res = await response;
+      const body = (await res.json()) as { code: string; message: string };
+      expect([res.status, body.code], label).toEqual([400, code]);
+      expect(body.message, label).toMatch(message);
+      expect(body.message, label).not.toMatch(/\u0000|[\ud800-\udfff]/);
+    }
+    await engine.idle();
+    expect(await store.getWorkflow(seedId)).toEqual(seedBefore);
+    expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(1);
+  });
 
   it('stores SQL injection strings as text and changes nothing else', async () => {
     const evil = ["'; drop table workflows; --", "\" or 1=1 --", "x'); delete from workflow_transitions; --", '$1::jsonb', "\\'; truncate assets; --"];

@@ -1,76 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DRIVERS, freshPostgresUrl } from '../support/db.ts';
+import { killServers, poll, startServer, stopServer as kill } from '../support/server-process.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const CSV = ['name,fqdn,ip_address,os,environment', 'web01,web01.example.com,10.0.0.1,Ubuntu 22.04,prod', 'db01,db01.example.com,10.0.0.2,Windows Server 2019,prod'].join('\n');
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-}
-
-/** Starts the real service process and resolves once it logs its address. */
-const children = new Set<ChildProcess>();
-
-function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 60_000);
-    child.stderr!.on('data', (d: Buffer) => lines.push(d.toString()));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'discovery flow listening' && entry.url) {
-          clearTimeout(timer);
-          resolve({ child, url: entry.url, lines });
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
-    });
-  });
-}
-
-function kill(server: Server, signal: NodeJS.Signals): Promise<number | null> {
-  return new Promise((resolve) => {
-    server.child.removeAllListeners('exit');
-    server.child.on('exit', (code) => resolve(code));
-    server.child.kill(signal);
-  });
-}
-
-async function poll<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(value).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const dirs: string[] = [];
 afterAll(() => {
   // A failed test must not leave a server running against a database the next run recreates.
-  for (const child of children) child.kill('SIGKILL');
+  killServers();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 

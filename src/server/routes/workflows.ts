@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { WorkflowEngine } from '../../engine/engine.ts';
-import type { UploadFile } from '../../engine/uploads.ts';
+import { assertJsonDepth, type UploadFile } from '../../engine/uploads.ts';
 import { isAtRest } from '../../engine/view.ts';
 import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -37,6 +37,7 @@ function mediaType(c: Context): string {
 async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') throw new ApiError(400, 'INVALID_JSON', 'The request body is empty; send a JSON object.');
+  assertJsonDepth(text, 'The request body');
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
