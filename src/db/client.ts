@@ -126,6 +126,23 @@ function guardCheckedOut(client: PoolClient): PoolClient {
 /** Messages of `pg`'s own connection failures, which carry no SQLSTATE. */
 const CONNECTION_FAILURE = /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|connect ECONNREFUSED/;
 
+/** Failures that happen before a statement reaches the server: nothing it carried can have been applied. */
+const NEVER_SENT = /timeout exceeded when trying to connect|connect ECONNREFUSED|not queryable/;
+
+/**
+ * Whether a failed write certainly did not take effect: the connection was never made, or the
+ * server refused it. A statement that timed out or lost its connection after being sent may still
+ * commit once a stalled server resumes, so its outcome is unknown.
+ */
+export function certainlyNotApplied(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)/.test(code) || /^(53|57P03|08001|08004)/.test(code))) return true;
+    if (!e.message.startsWith('Failed query:') && NEVER_SENT.test(e.message)) return true;
+  }
+  return false;
+}
+
 /**
  * Whether an error (or one of its causes) means the database is away or too slow — a connection
  * failure, a timeout, an administrator shutdown, too many connections — rather than a bad statement

@@ -182,7 +182,7 @@ export class WorkflowEngine {
 
   /** Applies an event and resolves with the view once the resulting change is durable. */
   async send(id: string, event: WorkflowEvent, meta: SendMeta = {}): Promise<WorkflowView> {
-    if (this.stopping) throw new PersistenceError(new Error('engine stopping'));
+    if (this.stopping) throw new PersistenceError(new Error('engine stopping'), { neverSent: true });
     const live = await this.acquire(id, event.type);
     const snapshot = live.actor.getSnapshot();
     if (!snapshot.can(event)) {

@@ -1,3 +1,4 @@
+import { certainlyNotApplied } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import type { TopPhase, WorkflowStatus } from '../machine/table.ts';
 
@@ -32,13 +33,21 @@ export class NeedsMigrationError extends AppError {
   }
 }
 
+/**
+ * A change the database did not confirm. When the statement never reached the server it was not
+ * applied; when the server stopped answering after receiving it, it may still commit once the
+ * server resumes, and the answer says so (`details.applied: "unknown"`) rather than promise either.
+ */
 export class PersistenceError extends AppError {
-  constructor(cause: unknown) {
-    super('PERSISTENCE_UNAVAILABLE', 'The change could not be stored because the database is unavailable; it was not applied. Try again shortly.', {
-      status: 503,
-      retryable: true,
-      cause,
-    });
+  constructor(cause: unknown, options: { neverSent?: boolean } = {}) {
+    const unknown = !options.neverSent && !certainlyNotApplied(cause);
+    super(
+      'PERSISTENCE_UNAVAILABLE',
+      unknown
+        ? 'The database did not confirm the change in time; it may still take effect when the database recovers. Read the workflow before sending the event again.'
+        : 'The change could not be stored because the database is unavailable; it was not applied. Try again shortly.',
+      { status: 503, retryable: true, cause, details: { applied: unknown ? 'unknown' : false } },
+    );
   }
 }
 
