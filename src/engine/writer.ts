@@ -58,7 +58,10 @@ class Lane {
   ) {}
 
   kick(): void {
-    if (!this.flushing) this.flushing = this.drain();
+    // Nothing to write: a drain would finish before `flushing` is assigned and leave it set for
+    // good, so the lane would never write again (and idle() would spin).
+    if (this.flushing || (this.queue.length === 0 && this.runs.length === 0)) return;
+    this.flushing = this.drain();
   }
 
   private async drain(): Promise<void> {

@@ -100,5 +100,26 @@ for (const driver of DRIVERS) {
       expect((await store.listStepRuns(id, { limit: 10 })).items.map((r) => r.attempt)).toEqual([1, 2, 3, 4, 5]);
       expect(lost).toEqual([]);
     });
+
+    it('keeps writing after its retry timer fires with nothing left to write (the held records went out with a later batch)', async () => {
+      const id = await seed();
+      const { store: broken, state } = flaky(store);
+      const writer = new GroupCommitWriter(broken, { lanes: 1, retryRunsAfterMs: 100 });
+      const run: NewStepRun = { workflowId: id, phase: 'data_source_analysis', attempt: 1, startedAt: new Date(), endedAt: new Date(), outcome: 'failed', error: { code: 'STEP_FAILED', message: 'database unavailable' } };
+      state.down = true;
+      writer.recordStepRun(run);
+      await writer.idle();
+      // The database is back and a change carries the held record out before the retry timer fires.
+      state.down = false;
+      await writer.enqueue(cancel(id, 'first'));
+      await new Promise((r) => setTimeout(r, 250));
+      expect((await store.listStepRuns(id, { limit: 10 })).items).toHaveLength(1);
+      // Then the lane still drains: this commit resolves and idle() returns instead of spinning.
+      const second = { ...cancel(id, 'second'), expectedVersion: 2 };
+      const outcome = await Promise.race([writer.enqueue(second).then(() => 'committed'), new Promise((r) => setTimeout(() => r('stuck'), 5_000))]);
+      expect(outcome).toBe('committed');
+      const settled = await Promise.race([writer.idle().then(() => 'idle'), new Promise((r) => setTimeout(() => r('spinning'), 5_000))]);
+      expect(settled).toBe('idle');
+    });
   });
 }
