@@ -2,7 +2,8 @@ import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, text, t
 import type { Phase, TopPhase, WorkflowStatus } from '../machine/table.ts';
 
 /** How one step attempt ended. */
-export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+/** `interrupted`: the process stopped (kill -9, shutdown) during the attempt; the restore records it and runs the step again. */
+export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'interrupted';
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',

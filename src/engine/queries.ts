@@ -179,6 +179,7 @@ export class WorkflowQueries {
         failed: r?.failed ?? 0,
         timedOut: r?.timedOut ?? 0,
         cancelled: r?.cancelled ?? 0,
+        interrupted: r?.interrupted ?? 0,
         retries: r?.retries ?? 0,
         successRate: rate(r?.succeeded ?? 0, finished),
         failureRate: rate(r?.failed ?? 0, finished),
