@@ -64,6 +64,21 @@ function inventoryItem(row: AssetRow | DependencyRow) {
   return { ...(row.data as Record<string, unknown>), updatedAt: row.updatedAt.toISOString() };
 }
 
+/**
+ * The handlers count rows from 0 (an index into the table); the API, like the messages, the CLI and
+ * the console, counts them from 1: the first record after the header is row 1.
+ */
+const rowNumber = (index: number) => index + 1;
+
+function assetItem(row: AssetRow): Record<string, unknown> {
+  const item: Record<string, unknown> = inventoryItem(row);
+  return typeof item.source_row === 'number' ? { ...item, source_row: rowNumber(item.source_row) } : item;
+}
+
+function quarantineItem(record: QuarantinedRecord): QuarantinedRecord {
+  return { ...record, row: rowNumber(record.row), findings: record.findings.map((f) => ({ ...f, row: rowNumber(f.row) })) };
+}
+
 function mapPage<T, U>(page: Page<T>, map: (item: T) => U): Page<U> {
   return { items: page.items.map(map), nextCursor: page.nextCursor };
 }
@@ -117,7 +132,7 @@ export class WorkflowQueries {
 
   async assets(id: string, page: PageRequest & { type?: string }): Promise<Page<Record<string, unknown>>> {
     await this.get(id);
-    return mapPage(await this.deps.store.listAssets(id, page), inventoryItem);
+    return mapPage(await this.deps.store.listAssets(id, page), assetItem);
   }
 
   async dependencies(id: string, page: PageRequest): Promise<Page<Record<string, unknown>>> {
@@ -129,7 +144,7 @@ export class WorkflowQueries {
   async quarantine(id: string, page: PageRequest): Promise<Page<QuarantinedRecord>> {
     await this.get(id);
     const validation = await this.deps.store.getArtifact<ValidationOutput>(id, ARTIFACT.validation);
-    return offsetPage(validation?.quarantine ?? [], page);
+    return mapPage(offsetPage(validation?.quarantine ?? [], page), quarantineItem);
   }
 
   /** Column to canonical field mappings; empty until field mapping ran. */

@@ -3,7 +3,7 @@ import { VOCABULARY } from '../engine/view.ts';
 import { UNSTORABLE_TEXT_MESSAGE, isStorableText } from '../engine/uploads.ts';
 import type { RetryOptions } from '../machine/policy.ts';
 
-const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS } = VOCABULARY;
+const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS, assetTypes: ASSET_TYPES } = VOCABULARY;
 
 /** A string the database can store: PostgreSQL refuses NUL and unpaired surrogates, and one such item must not fail a batch. */
 export const storable = (schema: z.ZodString) => schema.refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
@@ -59,6 +59,7 @@ export const rawUploadQuerySchema = z
     autoStart: z.enum(['true', 'false']).optional(),
   })
   .strict();
+export type RawUploadQuery = z.infer<typeof rawUploadQuerySchema>;
 
 export const mappingTargetSchema = z.enum(MAPPING_TARGETS);
 
@@ -90,7 +91,9 @@ export const listQuerySchema = z
 
 export const pageQuerySchema = z.object({ limit: limit(1000, 100), cursor: z.string().max(500).optional() }).strict();
 
-export const assetQuerySchema = pageQuerySchema.extend({ type: z.string().max(50).optional() }).strict();
+export const assetQuerySchema = pageQuerySchema
+  .extend({ type: z.enum(ASSET_TYPES, { error: `must be one of ${ASSET_TYPES.join(', ')}` }).optional() })
+  .strict();
 
 export const viewQuerySchema = z.object({ raw: z.enum(['true', 'false']).optional() }).strict();
 

@@ -56,7 +56,8 @@ describe('engine queries', () => {
 
   it('pages the stored quarantine and mappings, empty before their step ran', async () => {
     expect(await queries.quarantine(id, { limit: 10 })).toEqual({ items: [], nextCursor: null });
-    const quarantine: QuarantinedRecord[] = [1, 2, 3].map((row) => ({ table: 't', row, record: {}, findings: [] }));
+    // Stored 0-based (indexes into the table), answered 1-based (row 1 is the first record after the header).
+    const quarantine: QuarantinedRecord[] = [0, 1, 2].map((row) => ({ table: 't', row, record: {}, findings: [] }));
     await store.putArtifact(id, ARTIFACT.validation, { tables: [], findings: [], quarantine });
     const page = await queries.quarantine(id, { limit: 2 });
     expect(page.items.map((r) => r.row)).toEqual([1, 2]);

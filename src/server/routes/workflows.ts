@@ -16,12 +16,15 @@ import {
   rawUploadQuerySchema,
   viewQuerySchema,
   type CreateBody,
+  type RawUploadQuery,
 } from '../schemas.ts';
 
 type WorkflowEvent = Parameters<WorkflowEngine['send']>[1];
 
 const RAW_CSV_TYPES = ['text/csv', 'text/plain', 'application/csv', 'text/tab-separated-values'];
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+// A `?name=` that already ends in one of these is the file's name as it is (no `foo.csv.csv`).
+const FILE_EXTENSION = /\.(csv|tsv|txt|psv|json|xlsx|xlsm)$/i;
 
 interface CreateRequest {
   name: string;
@@ -48,16 +51,11 @@ async function readJson(c: Context): Promise<unknown> {
 /** Reads the create request in any of its shapes: the JSON envelope, or one raw JSON, CSV or XLSX file. */
 async function readCreate(c: Context): Promise<CreateRequest> {
   const type = mediaType(c);
+  if (type === 'multipart/form-data') return readMultipart(c);
   const query = parseWith(rawUploadQuerySchema, c.req.query(), 'query');
   const raw = async (format: string, content: Uint8Array): Promise<CreateRequest> => {
-    const name = query.filename ?? `${query.name ?? 'upload'}.${format}`;
-    return {
-      name: query.name ?? name,
-      files: [{ name, format, content }],
-      // Left out means "ask when the mapping needs a person"; false means never ask.
-      options: query.reviewMappings === undefined ? {} : { reviewMappings: query.reviewMappings === 'true' },
-      autoStart: query.autoStart !== 'false',
-    };
+    const name = query.filename ?? (query.name && FILE_EXTENSION.test(query.name) ? query.name : `${query.name ?? 'upload'}.${format}`);
+    return { name: query.name ?? name, files: [{ name, format, content }], ...uploadOptions(query) };
   };
   if (type === 'application/json') {
     const body = await readJson(c);
@@ -81,8 +79,46 @@ async function readCreate(c: Context): Promise<CreateRequest> {
   throw new ApiError(
     415,
     'UNSUPPORTED_MEDIA_TYPE',
-    `Content-Type ${type || '(none)'} is not accepted. Send application/json ({ files: [...] } or a JSON export), text/csv, or ${XLSX_TYPE}.`,
+    `Content-Type ${type || '(none)'} is not accepted. Send multipart/form-data (curl -F file=@servers.csv), application/json ({ files: [...] } or a JSON export), text/csv, or ${XLSX_TYPE}.`,
   );
+}
+
+function uploadOptions(query: RawUploadQuery): Pick<CreateRequest, 'options' | 'autoStart'> {
+  return {
+    // Left out means "ask when the mapping needs a person"; false means never ask.
+    options: query.reviewMappings === undefined ? {} : { reviewMappings: query.reviewMappings === 'true' },
+    autoStart: query.autoStart !== 'false',
+  };
+}
+
+/**
+ * A browser form or `curl -F file=@a.csv -F file=@b.csv`: every file part is an uploaded file (its
+ * format from its name, else sniffed); text parts are the raw upload's options (name,
+ * reviewMappings, autoStart), which the query string may give too.
+ */
+async function readMultipart(c: Context): Promise<CreateRequest> {
+  let form: Record<string, string | File | (string | File)[]>;
+  try {
+    form = await c.req.parseBody({ all: true });
+  } catch (error) {
+    throw new ApiError(400, 'INVALID_MULTIPART', `The multipart/form-data body cannot be read: ${(error as Error).message}.`);
+  }
+  const files: File[] = [];
+  const fields: Record<string, string> = { ...c.req.query() };
+  for (const [key, value] of Object.entries(form)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === 'string') fields[key] = item;
+      else files.push(item);
+    }
+  }
+  const query = parseWith(rawUploadQuerySchema, fields, 'form field');
+  if (files.length === 0) {
+    throw new ApiError(400, 'NO_FILES', 'The form has no file part; send each file as its own part, e.g. curl -F file=@servers.csv.');
+  }
+  const upload = await Promise.all(
+    files.map(async (file, i) => ({ name: file.name || `upload-${i + 1}`, content: new Uint8Array(await file.arrayBuffer()) })),
+  );
+  return { name: query.name ?? upload.map((f) => f.name).join(', '), files: upload, ...uploadOptions(query) };
 }
 
 export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
