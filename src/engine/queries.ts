@@ -3,7 +3,7 @@ import type { AssetRow, DependencyRow, StepRunRow, TransitionRow } from '../db/s
 import type { WorkflowStore } from '../db/store.ts';
 import type { WorkflowFilter } from '../db/workflows.ts';
 import { AppError } from '../errors.ts';
-import type { FieldMapping, MappingOutput, QuarantinedRecord, ValidationOutput } from '../handlers/types.ts';
+import type { Asset, DependencyEdge, FieldMapping, MappingOutput, QuarantinedRecord, ValidationOutput } from '../handlers/types.ts';
 import { STEP_PHASES } from '../machine/table.ts';
 import { ARTIFACT } from './artifacts.ts';
 import { WorkflowNotFoundError } from './errors.ts';
@@ -60,8 +60,11 @@ function stepItem(row: StepRunRow) {
   };
 }
 
-function inventoryItem(row: AssetRow | DependencyRow) {
-  return { ...(row.data as Record<string, unknown>), updatedAt: row.updatedAt.toISOString() };
+export type AssetItem = Asset & { updatedAt: string };
+export type DependencyItem = DependencyEdge & { updatedAt: string };
+
+function dependencyItem(row: DependencyRow): DependencyItem {
+  return { ...(row.data as DependencyEdge), updatedAt: row.updatedAt.toISOString() };
 }
 
 /**
@@ -70,9 +73,9 @@ function inventoryItem(row: AssetRow | DependencyRow) {
  */
 const rowNumber = (index: number) => index + 1;
 
-function assetItem(row: AssetRow): Record<string, unknown> {
-  const item: Record<string, unknown> = inventoryItem(row);
-  return typeof item.source_row === 'number' ? { ...item, source_row: rowNumber(item.source_row) } : item;
+function assetItem(row: AssetRow): AssetItem {
+  const asset = row.data as Asset;
+  return { ...asset, source_row: rowNumber(asset.source_row), updatedAt: row.updatedAt.toISOString() };
 }
 
 function quarantineItem(record: QuarantinedRecord): QuarantinedRecord {
@@ -130,14 +133,14 @@ export class WorkflowQueries {
     return mapPage(await this.deps.store.listStepRuns(id, page), stepItem);
   }
 
-  async assets(id: string, page: PageRequest & { type?: string }): Promise<Page<Record<string, unknown>>> {
+  async assets(id: string, page: PageRequest & { type?: string }): Promise<Page<AssetItem>> {
     await this.get(id);
     return mapPage(await this.deps.store.listAssets(id, page), assetItem);
   }
 
-  async dependencies(id: string, page: PageRequest): Promise<Page<Record<string, unknown>>> {
+  async dependencies(id: string, page: PageRequest): Promise<Page<DependencyItem>> {
     await this.get(id);
-    return mapPage(await this.deps.store.listDependencies(id, page), inventoryItem);
+    return mapPage(await this.deps.store.listDependencies(id, page), dependencyItem);
   }
 
   /** Records held back by validation; empty until validation ran. */

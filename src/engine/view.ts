@@ -10,7 +10,15 @@ export type WorkflowSnapshot = SnapshotFrom<WorkflowMachine>;
 export const MAPPING_TARGETS = [...CANONICAL_FIELDS, 'attributes'] as const;
 
 /** The words of the API, for clients and for the request schemas. */
-export const VOCABULARY = { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS, assetTypes: ASSET_TYPES } as const;
+export const VOCABULARY = {
+  phases: STEP_PHASES,
+  topPhases: TOP_PHASES,
+  statuses: STATUSES,
+  mappingTargets: MAPPING_TARGETS,
+  assetTypes: ASSET_TYPES,
+  flags: COMPLETION_FLAGS,
+  events: EVENT_TYPES,
+} as const;
 
 /** Statuses in which nothing changes until someone sends an event (or migrates the workflow). */
 export function isAtRest(status: WorkflowStatus): boolean {

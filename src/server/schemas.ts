@@ -100,3 +100,17 @@ export const viewQuerySchema = z.object({ raw: z.enum(['true', 'false']).optiona
 export const statsQuerySchema = z
   .object({ since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z' }).optional() })
   .strict();
+
+/** A JSON export sent as the whole body (not the { files } envelope): an array of records, or an object of them (NetBox, nested exports). */
+export const rawJsonExportSchema = z
+  .union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
+  .meta({ id: 'RawJsonExport', description: 'A JSON export as the whole body, with ?name=' });
+
+export const streamQuerySchema = z
+  .object({ lastEventId: z.string().max(40).optional().meta({ description: 'The same as the Last-Event-ID header, for clients that cannot set headers' }) })
+  .strict();
+
+export const streamHeadersSchema = z.object({
+  'Last-Event-ID': z.string().max(40).optional().meta({ description: 'The id of the last event received: the stream resumes after it' }),
+  'X-Correlation-Id': z.string().optional().meta({ description: 'Your request id; echoed in the answer' }),
+});

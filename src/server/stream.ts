@@ -1,6 +1,9 @@
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { z } from 'zod';
 import { isAtRest, type WorkflowView } from '../engine/view.ts';
+import type { AppDeps } from './context.ts';
+import { ApiError } from './errors.ts';
 
 type Listener = (view: WorkflowView) => void;
 
@@ -87,4 +90,44 @@ export function streamViews(
       unsubscribe();
     }
   });
+}
+
+export const sseSchema = z.string().meta({ description: 'text/event-stream: see the operation description for the events and their payloads' });
+
+export const STREAM_ONE_DESCRIPTION = 'Events: `snapshot` (data: the WorkflowView; id: its version) on every persisted change; on resume with Last-Event-ID, `transition` (data: a HistoryItem; id: its seq) for each missed change, then a `snapshot`. Ends after a terminal state.';
+export const STREAM_ALL_DESCRIPTION = 'Events: `snapshot` (data: the WorkflowView of the workflow that changed; id: `<workflow id>:<version>`).';
+
+/** GET /workflows/:id/stream. */
+export async function streamWorkflow(c: Context, deps: AppDeps, id: string): Promise<Response> {
+  const { queries, hub } = deps;
+  const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId');
+  const resumeFrom = lastEventId !== undefined && /^\d{1,9}$/.test(lastEventId) ? Number(lastEventId) : null;
+  if (lastEventId !== undefined && resumeFrom === null) {
+    throw new ApiError(400, 'INVALID_LAST_EVENT_ID', 'Last-Event-ID must be the id (audit seq) of an event this stream sent.');
+  }
+  await queries.get(id);
+  return streamViews(
+    c,
+    hub,
+    id,
+    async (stream) => {
+      const view = await queries.get(id);
+      if (resumeFrom !== null && resumeFrom < view.version - 1) {
+        // Replay the transitions the client missed, then the current view.
+        for await (const item of queries.historyBetween(id, resumeFrom, view.version)) {
+          await stream.writeSSE({ id: String(item.seq), event: 'transition', data: JSON.stringify(item) });
+        }
+      }
+      if (resumeFrom === null || resumeFrom < view.version) {
+        await stream.writeSSE({ id: String(view.version), event: 'snapshot', data: JSON.stringify(view) });
+      }
+      return { sentVersion: view.version, done: isAtRest(view.status) };
+    },
+    (view) => String(view.version),
+  );
+}
+
+/** GET /workflows/stream. */
+export function streamAllWorkflows(c: Context, deps: AppDeps): Response {
+  return streamViews(c, deps.hub, null, async () => ({ sentVersion: 0, done: false }), (view) => `${view.id}:${view.version}`);
 }
