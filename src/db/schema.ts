@@ -3,7 +3,8 @@ import type { Phase, TopPhase, WorkflowStatus } from '../machine/table.ts';
 
 /** How one step attempt ended. */
 /** `interrupted`: the process stopped (kill -9, shutdown) during the attempt; the restore records it and runs the step again. */
-export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'interrupted';
+export const STEP_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'] as const;
+export type StepOutcome = (typeof STEP_OUTCOMES)[number];
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',

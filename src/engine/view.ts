@@ -1,5 +1,5 @@
 import type { AnyStateNode, SnapshotFrom, StateValue } from 'xstate';
-import type { WorkflowRow } from '../db/schema.ts';
+import { STEP_OUTCOMES, type WorkflowRow } from '../db/schema.ts';
 import { ASSET_TYPES, CANONICAL_FIELDS } from '../handlers/types.ts';
 import { EVENT_TYPES, workflowMachine, type WorkflowContext, type WorkflowMachine } from '../machine/machine.ts';
 import { COMPLETION_FLAGS, STATUSES, STEP_PHASES, TERMINAL_STATUSES, TOP_PHASES, type CompletionFlag, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
@@ -18,6 +18,7 @@ export const VOCABULARY = {
   assetTypes: ASSET_TYPES,
   flags: COMPLETION_FLAGS,
   events: EVENT_TYPES,
+  stepOutcomes: STEP_OUTCOMES,
 } as const;
 
 /** Statuses in which nothing changes until someone sends an event (or migrates the workflow). */

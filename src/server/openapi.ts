@@ -40,7 +40,7 @@ const ERROR_DESCRIPTIONS = {
   400: 'Invalid request (code INVALID_REQUEST, INVALID_JSON, JSON_TOO_DEEP, UNREADABLE_FILE, UNKNOWN_EVENT, …), naming the field',
   401: 'No valid API key (UNAUTHORIZED); only when API keys are configured',
   403: 'The API key’s role may not do this (FORBIDDEN)',
-  404: 'No such workflow (NOT_FOUND)',
+  404: 'No such workflow (WORKFLOW_NOT_FOUND)',
   409: 'The current state does not accept the event (EVENT_NOT_ACCEPTED, with accepted), another instance holds the workflow (WORKFLOW_BUSY), a newer version was written (VERSION_CONFLICT) or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS)',
   413: 'The upload is over MAX_UPLOAD_MB (PAYLOAD_TOO_LARGE)',
   415: 'Content-Type not accepted (UNSUPPORTED_MEDIA_TYPE)',

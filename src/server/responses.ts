@@ -4,7 +4,7 @@ import { VOCABULARY } from '../engine/view.ts';
 // What the API answers, as zod schemas: the routes declare them (src/server/routes), the OpenAPI
 // document is generated from those declarations, and the typed-client test checks the app against it.
 
-const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, assetTypes: ASSET_TYPES, flags: COMPLETION_FLAGS, events: EVENT_TYPES } = VOCABULARY;
+const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, assetTypes: ASSET_TYPES, flags: COMPLETION_FLAGS, events: EVENT_TYPES, stepOutcomes: STEP_OUTCOMES } = VOCABULARY;
 
 const dateTime = z.string().meta({ format: 'date-time' });
 const cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -79,7 +79,6 @@ export const historyItemSchema = z
   })
   .meta({ id: 'HistoryItem', description: 'One audit row: a persisted change' });
 
-export const STEP_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'] as const;
 
 export const stepRunSchema = z
   .object({
