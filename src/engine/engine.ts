@@ -44,6 +44,8 @@ export interface EngineDeps {
 }
 
 export interface CommittedChange {
+  /** The global id of the change's audit row (its position across all workflows). */
+  auditId: number;
   eventType: string;
   fromPhase: TopPhase;
   toPhase: TopPhase;
@@ -75,7 +77,7 @@ interface Live {
   createdAt: Date;
   /** Who sent the external event being processed, for the audit row. */
   pendingMeta: SendMeta | null;
-  lastCommit: Promise<void>;
+  lastCommit: Promise<unknown>;
   stopped: boolean;
 }
 
@@ -155,7 +157,7 @@ export class WorkflowEngine {
     const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) });
     const { snapshot } = first;
     const version = first.transitions.length;
-    await this.deps.store.createWorkflow(
+    const auditIds = await this.deps.store.createWorkflow(
       {
         id,
         name: request.name,
@@ -178,7 +180,9 @@ export class WorkflowEngine {
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
     this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, createdAt: now });
     const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, createdAt: now, updatedAt: now });
-    if (request.autoStart) this.deps.onCommitted?.(view, { eventType: 'START', fromPhase: 'pending', toPhase: view.phase, status: view.status });
+    // The stream hears of a new workflow by its last audit row: START when it started at once, else its creation.
+    const last = first.transitions.at(-1)!;
+    this.deps.onCommitted?.(view, { auditId: auditIds.at(-1) ?? 0, eventType: last.eventType, fromPhase: last.fromPhase ?? 'pending', toPhase: view.phase, status: view.status });
     return view;
   }
 
@@ -442,7 +446,7 @@ export class WorkflowEngine {
     });
     live.lastCommit = committed;
     committed.then(
-      () => {
+      (auditId) => {
         this.deps.onPersisted?.((Date.now() - now) / 1000);
         this.deps.onCommitted?.(
           toView(snapshot.value, snapshot.context, {
@@ -451,7 +455,7 @@ export class WorkflowEngine {
             createdAt: live.createdAt,
             updatedAt: new Date(now),
           }),
-          { eventType: event.type, fromPhase: from, toPhase: to, status },
+          { auditId, eventType: event.type, fromPhase: from, toPhase: to, status },
         );
         // A completed workflow takes no more events; a failed one stays live for a while, since a
         // RETRY usually follows soon (the heartbeat evicts it once idle).

@@ -4,7 +4,7 @@ import type { WorkflowStore } from '../db/store.ts';
 import type { WorkflowFilter } from '../db/workflows.ts';
 import { AppError } from '../errors.ts';
 import type { Asset, DependencyEdge, FieldMapping, MappingOutput, QuarantinedRecord, ValidationOutput } from '../handlers/types.ts';
-import { STEP_PHASES } from '../machine/table.ts';
+import { STEP_PHASES, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 import { ARTIFACT } from './artifacts.ts';
 import { WorkflowNotFoundError } from './errors.ts';
 import { checkUpload, type UploadFile } from './uploads.ts';
@@ -27,6 +27,39 @@ export interface HistoryItem {
   durationMs: number | null;
   correlationId: string | null;
   actor: string | null;
+}
+
+/**
+ * What the SSE streams send for each persisted change: one shape for every event. `view` is the
+ * workflow's view after the change; a replayed change (a client resuming with Last-Event-ID) carries
+ * null, except the newest of a per-workflow replay, which carries the current view.
+ */
+export interface WorkflowChangeEvent {
+  workflowId: string;
+  /** The workflow's audit seq, which is its version after this change. */
+  seq: number;
+  /** The audit row's global id: the all-workflows stream's position. */
+  auditId: number;
+  eventType: string;
+  fromPhase: TopPhase | null;
+  toPhase: TopPhase;
+  status: WorkflowStatus;
+  at: string;
+  view: WorkflowView | null;
+}
+
+export function changeEventOf(row: TransitionRow, view: WorkflowView | null): WorkflowChangeEvent {
+  return {
+    workflowId: row.workflowId,
+    seq: row.seq,
+    auditId: row.id,
+    eventType: row.eventType,
+    fromPhase: row.fromPhase,
+    toPhase: row.toPhase,
+    status: row.status,
+    at: row.at.toISOString(),
+    view,
+  };
 }
 
 const DAY_MS = 86_400_000;
@@ -111,6 +144,36 @@ export class WorkflowQueries {
   async history(id: string, page: PageRequest): Promise<Page<HistoryItem>> {
     await this.get(id);
     return mapPage(await this.deps.store.getHistory(id, page), historyItem);
+  }
+
+  /** The changes of one workflow after seq `after`, oldest first; the newest carries `view` (the current one). */
+  async *changesAfter(view: WorkflowView, after: number): AsyncGenerator<WorkflowChangeEvent> {
+    let cursor: string | undefined = encodeCursor([after]);
+    while (cursor) {
+      const page = await this.deps.store.getHistory(view.id, { limit: REPLAY_PAGE, cursor });
+      for (const row of page.items) {
+        if (row.seq > view.version) return;
+        yield changeEventOf(row, row.seq === view.version ? view : null);
+      }
+      cursor = page.nextCursor ?? undefined;
+    }
+  }
+
+  /** The changes of every workflow with a global id above `afterId`, in id order, without views. */
+  async *allChangesAfter(afterId: number): AsyncGenerator<WorkflowChangeEvent> {
+    for (let after = afterId; ; ) {
+      const rows = await this.deps.store.listTransitionsAfterId(after, REPLAY_PAGE);
+      for (const row of rows) yield changeEventOf(row, null);
+      if (rows.length < REPLAY_PAGE) return;
+      after = rows.at(-1)!.id;
+    }
+  }
+
+  /** The change of one audit row, with the workflow's current view (for feed entries that came without their event). */
+  async changeById(auditId: number): Promise<WorkflowChangeEvent | null> {
+    const row = await this.deps.store.getTransitionById(auditId);
+    if (!row) return null;
+    return changeEventOf(row, await this.get(row.workflowId));
   }
 
   /** The audit rows after seq `after` and before `before`: what a resuming stream missed. */

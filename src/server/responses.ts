@@ -197,3 +197,17 @@ export const healthSchema = z
 export const machineSchema = z.record(z.string(), z.unknown()).meta({ id: 'MachineConfig', description: 'The statechart config, for createMachine(…) in Stately Studio' });
 
 export const openApiSchema = z.record(z.string(), z.unknown()).meta({ description: 'This OpenAPI 3.1 document' });
+
+export const changeEventSchema = z
+  .object({
+    workflowId: z.uuid(),
+    seq: z.int().meta({ description: 'The workflow’s audit seq, which is its version after this change; the event id on /workflows/{id}/stream' }),
+    auditId: z.int().meta({ description: 'The audit row’s global id; the event id on /workflows/stream' }),
+    eventType: z.string(),
+    fromPhase: z.string().nullable(),
+    toPhase: z.string(),
+    status: z.string(),
+    at: dateTime,
+    view: viewSchema.nullable().meta({ description: 'The view after the change; null on replayed changes except the newest of a per-workflow replay' }),
+  })
+  .meta({ id: 'WorkflowChange', description: 'The data of every SSE event (unnamed, type message): one persisted change' });

@@ -5,10 +5,10 @@ import type { WorkflowEngine } from '../../engine/engine.ts';
 import { assertJsonDepth, type UploadFile } from '../../engine/uploads.ts';
 import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
 import { apiRoutes, body, correlationHeaders, errors, idempotencyHeaders, json } from '../openapi.ts';
-import { assetSchema, dependencySchema, historyItemSchema, mappingSchema, pageOf, quarantinedSchema, stepRunSchema, viewSchema } from '../responses.ts';
+import { assetSchema, changeEventSchema, dependencySchema, historyItemSchema, mappingSchema, pageOf, quarantinedSchema, stepRunSchema, viewSchema } from '../responses.ts';
 import { ApiError } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
-import { STREAM_ALL_DESCRIPTION, STREAM_ONE_DESCRIPTION, sseSchema, streamAllWorkflows, streamWorkflow } from '../stream.ts';
+import { STREAM_ALL_DESCRIPTION, STREAM_ONE_DESCRIPTION, streamAllWorkflows, streamWorkflow } from '../stream.ts';
 import {
   assetQuerySchema,
   createBodySchema,
@@ -203,7 +203,7 @@ const streamAll = createRoute({
   summary: 'Server-Sent Events: every committed change of every workflow',
   description: STREAM_ALL_DESCRIPTION,
   request: { query: streamQuerySchema, headers: streamHeadersSchema },
-  responses: { 200: body('text/event-stream', 'The event stream (see the description for events and payloads)', sseSchema), ...errors(401, 403) },
+  responses: { 200: body('text/event-stream', 'The event stream; each event’s data is a WorkflowChange', changeEventSchema), ...errors(401, 403) },
 });
 
 const getWorkflow = createRoute({
@@ -236,7 +236,7 @@ const streamOne = createRoute({
   description: STREAM_ONE_DESCRIPTION,
   request: { ...ID, query: streamQuerySchema, headers: streamHeadersSchema },
   responses: {
-    200: body('text/event-stream', 'The event stream (see the description for events and payloads)', sseSchema),
+    200: body('text/event-stream', 'The event stream; each event’s data is a WorkflowChange', changeEventSchema),
     204: { description: 'The workflow is at rest and the client has seen its latest change: nothing more will come (EventSource stops reconnecting)' },
     ...errors(401, 403, 404),
   },
@@ -264,7 +264,7 @@ export function workflowRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
   const { engine, queries } = deps;
   const routes = apiRoutes();
 
-  routes.openapi(streamAll, (c) => streamAllWorkflows(c, deps));
+  routes.openapi(streamAll, (c) => streamAllWorkflows(c, deps, deps.sse));
 
   routes.openapi({ ...createWorkflow, middleware: [acceptUploadTypes] }, (c) =>
     idempotent(c, deps.idempotency, c.get('principal'), async () => {
@@ -318,7 +318,7 @@ export function workflowRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       }),
   );
 
-  routes.openapi(streamOne, async (c) => streamWorkflow(c, deps, c.req.valid('param').id));
+  routes.openapi(streamOne, async (c) => streamWorkflow(c, deps, deps.sse, c.req.valid('param').id));
 
   routes.openapi(history, async (c) => c.json(await queries.history(c.req.valid('param').id, c.req.valid('query')), 200));
   routes.openapi(steps, async (c) => c.json(await queries.steps(c.req.valid('param').id, c.req.valid('query')), 200));
