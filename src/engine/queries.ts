@@ -176,20 +176,6 @@ export class WorkflowQueries {
     return changeEventOf(row, await this.get(row.workflowId));
   }
 
-  /** The audit rows after seq `after` and before `before`: what a resuming stream missed. */
-  async *historyBetween(id: string, after: number, before: number): AsyncGenerator<HistoryItem> {
-    // The history is keyset-paged by seq: a cursor at `after` starts the replay right after it.
-    let cursor: string | undefined = encodeCursor([after]);
-    while (cursor) {
-      const page = await this.deps.store.getHistory(id, { limit: REPLAY_PAGE, cursor });
-      for (const row of page.items) {
-        if (row.seq >= before) return;
-        yield historyItem(row);
-      }
-      cursor = page.nextCursor ?? undefined;
-    }
-  }
-
   /** Every step attempt with its outcome. */
   async steps(id: string, page: PageRequest): Promise<Page<ReturnType<typeof stepItem>>> {
     await this.get(id);

@@ -49,9 +49,11 @@ describe('engine queries', () => {
     expect(first.items.map((h) => [h.seq, h.eventType])).toEqual([[1, 'workflow.created']]);
     const second = await queries.history(id, { limit: 1, cursor: first.nextCursor! });
     expect(second.items.map((h) => [h.seq, h.eventType, h.toPhase])).toEqual([[2, 'CANCEL', 'failed']]);
+    // A resuming stream's replay: the changes after seq 1, the newest with the current view.
+    const view = await queries.get(id);
     const replayed = [];
-    for await (const item of queries.historyBetween(id, 0, 2)) replayed.push(item.seq);
-    expect(replayed).toEqual([1]);
+    for await (const change of queries.changesAfter(view, 1)) replayed.push([change.seq, change.eventType, change.view?.status ?? null]);
+    expect(replayed).toEqual([[2, 'CANCEL', 'failed']]);
   });
 
   it('pages the stored quarantine and mappings, empty before their step ran', async () => {
