@@ -76,14 +76,14 @@ export interface BenchService {
 }
 
 /**
- * The service as main.ts wires it (engine, metrics, change hub, Hono app) around the phase's store,
+ * The service as main.ts wires it (engine, metrics, transition feed, Hono app) around the phase's store,
  * with no-op step bodies wrapped by the real step adapter (step-run records, timeouts, logs), or
  * the real bodies.
  */
 export function startBenchService(db: PhaseDatabase, options: { logger: Logger; steps: 'noop' | 'real' }): BenchService {
   const { logger } = options;
   const tracker = new StatusTracker();
-  const { engine, app, hub } = wireService({
+  const { engine, app, feed } = wireService({
     store: db.store,
     logger,
     maxUploadBytes: MAX_UPLOAD_BYTES,
@@ -92,7 +92,9 @@ export function startBenchService(db: PhaseDatabase, options: { logger: Logger; 
       return options.steps === 'noop' ? createStepActors(deps, noopBodies()) : createStepActors(deps);
     },
   });
-  hub.subscribe(null, (view) => tracker.onCommitted(view.id, view.status));
+  feed.subscribe(null, (entry) => {
+    if (entry.event) tracker.onCommitted(entry.workflowId, entry.event.status);
+  });
   let server: ReturnType<typeof serve> | null = null;
   const service: BenchService = {
     engine,

@@ -11,6 +11,7 @@ import { createStepActors } from '../engine/steps.ts';
 import type { WorkflowView } from '../engine/view.ts';
 import type { ClassificationOutput, DependencyOutput, MappingOutput, ValidationOutput } from '../handlers/types.ts';
 import { STEP_PHASES } from '../machine/table.ts';
+import { viewSchema } from '../server/responses.ts';
 
 const USAGE = `Usage: npm run discover -- [options] <file>...
 
@@ -172,6 +173,12 @@ export function summarize(run: DiscoveryRun): string {
   return out.join('\n');
 }
 
+/** The view as `--json` prints it: checked against the API's WorkflowView schema, so scripts read one shape from both. */
+export function jsonView(view: WorkflowView): WorkflowView {
+  viewSchema.strict().parse(view);
+  return view;
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -203,7 +210,7 @@ async function main(): Promise<void> {
     database: url ? { url } : { dataDir: values['data-dir'] ?? null },
     onProgress: values.quiet || values.json ? undefined : (line) => console.error(line),
   });
-  console.log(values.json ? JSON.stringify(run.view, null, 2) : summarize(run));
+  console.log(values.json ? JSON.stringify(jsonView(run.view), null, 2) : summarize(run));
   process.exit(exitCode(run.view, values.review));
 }
 

@@ -1,13 +1,30 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../db/client.ts';
 import { discover } from './discover.ts';
+
+/** Why `dir` cannot be read as a folder of exports, in a few words, or null when it can. */
+function folderProblem(dir: string): string | null {
+  try {
+    return statSync(dir).isDirectory() ? null : 'not a folder; give the folder that holds the exports.';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'no such folder.';
+    if (code === 'EACCES') return 'permission denied.';
+    return `cannot be read (${code ?? (error as Error).message}).`;
+  }
+}
 
 /** Runs every export in a folder through its own workflow and prints what each yielded; exits 1 if any failed. */
 async function main(): Promise<void> {
   const dir = process.argv[2];
   if (!dir) {
     console.error('Usage: npm run samples -- <folder of CMDB exports>');
+    process.exit(2);
+  }
+  const problem = folderProblem(dir);
+  if (problem) {
+    console.error(`samples: ${dir}: ${problem}`);
     process.exit(2);
   }
   const names = readdirSync(dir).filter((n) => /\.(csv|json|xlsx)$/i.test(n)).sort();

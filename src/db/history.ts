@@ -33,6 +33,16 @@ export function historyStore(db: Database) {
       );
     },
 
+    /** Audit rows of every workflow with a global id above `afterId`, in id order (a resuming all-workflows stream). */
+    async listTransitionsAfterId(afterId: number, limit: number): Promise<TransitionRow[]> {
+      return db.select().from(workflowTransitions).where(gt(workflowTransitions.id, afterId)).orderBy(asc(workflowTransitions.id)).limit(limit);
+    },
+
+    async getTransitionById(id: number): Promise<TransitionRow | null> {
+      const [row] = await db.select().from(workflowTransitions).where(eq(workflowTransitions.id, id)).limit(1);
+      return row ?? null;
+    },
+
     async recordStepRuns(runs: NewStepRun[]): Promise<void> {
       if (runs.length > 0) await db.insert(stepRuns).values(runs.map((run) => ({ ...run, durationMs: run.endedAt.getTime() - run.startedAt.getTime() })));
     },

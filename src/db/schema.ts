@@ -1,8 +1,9 @@
-import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { Phase, TopPhase, WorkflowStatus } from '../machine/table.ts';
 
-/** How one step attempt ended. */
-export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+/** How one step attempt ended. `interrupted`: the process stopped (kill -9, shutdown) during the attempt; the restore records it and runs the step again. */
+export const STEP_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'] as const;
+export type StepOutcome = (typeof STEP_OUTCOMES)[number];
 
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',
@@ -30,10 +31,14 @@ export const workflows = pgTable(
   (t) => [index('workflows_created_idx').on(t.createdAt.desc(), t.id.desc()), index('workflows_status_idx').on(t.status)],
 );
 
-/** The audit trail: one row per persisted change, seq gapless from 1 per workflow. */
+/**
+ * The audit trail: one row per persisted change, seq gapless from 1 per workflow. `id` is the global
+ * position of the row across all workflows (the all-workflows SSE stream's event id).
+ */
 export const workflowTransitions = pgTable(
   'workflow_transitions',
   {
+    id: bigint({ mode: 'number' }).generatedAlwaysAsIdentity(),
     workflowId: text()
       .notNull()
       .references(() => workflows.id, { onDelete: 'cascade' }),
@@ -49,7 +54,7 @@ export const workflowTransitions = pgTable(
     correlationId: text(),
     actor: text(),
   },
-  (t) => [primaryKey({ columns: [t.workflowId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.workflowId, t.seq] }), uniqueIndex('workflow_transitions_id_idx').on(t.id)],
 );
 
 /** Uploaded files, kept as bytes: never in the snapshot. */

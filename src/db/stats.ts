@@ -9,6 +9,7 @@ export interface PhaseStatsRow {
   failed: number;
   timedOut: number;
   cancelled: number;
+  interrupted: number;
   retries: number;
   p50Ms: number | null;
   p95Ms: number | null;
@@ -27,6 +28,7 @@ export function statsStore(db: Database) {
             (count(*) filter (where outcome in ('failed', 'timed_out')))::int as failed,
             (count(*) filter (where outcome = 'timed_out'))::int as "timedOut",
             (count(*) filter (where outcome = 'cancelled'))::int as cancelled,
+            (count(*) filter (where outcome = 'interrupted'))::int as interrupted,
             (count(*) filter (where attempt > 1))::int as retries,
             percentile_cont(0.5) within group (order by duration_ms)::float8 as "p50Ms",
             percentile_cont(0.95) within group (order by duration_ms)::float8 as "p95Ms"

@@ -30,6 +30,15 @@ export interface WorkflowFilter extends PageRequest {
   phase?: TopPhase;
 }
 
+export interface PersistResult {
+  /** Workflows whose version had moved on: none of their changes were written. */
+  conflicts: string[];
+  /** The global id of each audit row written, by auditKey(workflow, seq). */
+  auditIds: Map<string, number>;
+}
+
+export const auditKey = (workflowId: string, seq: number) => `${workflowId}:${seq}`;
+
 /** Thrown when a workflow row no longer has the version a writer expected. */
 export class VersionConflictError extends AppError {
   readonly workflowIds: string[];
@@ -43,7 +52,8 @@ export class VersionConflictError extends AppError {
 export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordStepRuns'>) {
   return {
     /** Inserts a workflow with its first audit rows (created, and START when it starts at once) and its files, atomically. */
-    async createWorkflow(row: NewWorkflowRow, transitions: NewTransitionRow | NewTransitionRow[], files: NewDatasetFile[]): Promise<void> {
+    /** Creates the row, its audit rows and its files in one statement; answers the audit rows' global ids, in seq order. */
+    async createWorkflow(row: NewWorkflowRow, transitions: NewTransitionRow | NewTransitionRow[], files: NewDatasetFile[]): Promise<number[]> {
       // One statement, so one round trip and atomic without BEGIN/COMMIT; the foreign keys are
       // checked at its end, when the workflow row exists.
       const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
@@ -59,7 +69,8 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
             ${t.toPhase}, ${JSON.stringify(t.value)}::jsonb, ${t.status}, ${at(t.at)}::timestamptz,
             ${t.durationMs ?? null}::int, ${t.correlationId ?? null}, ${t.actor ?? null})`,
       );
-      await db.execute(sql`
+      const inserted = rowsOf<{ ids: (number | string)[] | null }>(
+        await db.execute(sql`
         with w as (
           insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, owner, lease_until, created_at, updated_at)
           values (${row.id}, ${row.name}, ${row.phase}, ${row.status}, ${JSON.stringify(row.snapshot)}::jsonb, ${row.machineVersion}, ${row.version},
@@ -70,8 +81,11 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
         a as (
           insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
           values ${sql.join(audit, sql`, `)}
+          returning seq, id
         )${fileInsert}
-        select id from w`);
+        select (select jsonb_agg(id order by seq) from a) as ids from w`),
+      );
+      return (inserted[0]?.ids ?? []).map(Number);
     },
 
     /**
@@ -82,10 +96,10 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
      * matches (another writer got there first) writes nothing; its id is returned. Step runs recorded
      * meanwhile ride along.
      */
-    async persistChanges(changes: WorkflowChange[], runs: NewStepRun[] = []): Promise<{ conflicts: string[] }> {
+    async persistChanges(changes: WorkflowChange[], runs: NewStepRun[] = []): Promise<PersistResult> {
       if (changes.length === 0) {
         await history.recordStepRuns(runs);
-        return { conflicts: [] };
+        return { conflicts: [], auditIds: new Map() };
       }
       const latest = new Map<string, { first: WorkflowChange; last: WorkflowChange }>();
       for (const change of changes) {
@@ -135,7 +149,7 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
         outcome: run.outcome,
         error: run.error,
       }));
-      const updated = rowsOf<{ id: string }>(
+      const updated = rowsOf<{ updated: string[]; audit: [string, number, number | string][] }>(
         await db.execute(sql`
           with v as (
             select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
@@ -158,6 +172,7 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
             from jsonb_to_recordset(${JSON.stringify(audit)}::jsonb)
               as t(workflow_id text, seq int, event_type text, event jsonb, from_phase text, to_phase text, value jsonb, status text, at timestamptz, duration_ms int, correlation_id text, actor text)
             where t.workflow_id in (select id from u)
+            returning workflow_id, seq, id
           ),
           r as (
             insert into ${stepRuns} (workflow_id, phase, attempt, started_at, ended_at, duration_ms, outcome, error)
@@ -165,10 +180,14 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
             from jsonb_to_recordset(${JSON.stringify(runRows)}::jsonb)
               as r(workflow_id text, phase text, attempt int, started_at timestamptz, ended_at timestamptz, duration_ms int, outcome text, error jsonb)
           )
-          select id from u`),
+          select
+            (select coalesce(jsonb_agg(id), '[]'::jsonb) from u) as updated,
+            (select coalesce(jsonb_agg(jsonb_build_array(workflow_id, seq, id)), '[]'::jsonb) from a) as audit`),
       );
-      const ok = new Set(updated.map((r) => r.id));
-      return { conflicts: [...latest.keys()].filter((id) => !ok.has(id)) };
+      const [result] = updated;
+      const ok = new Set(result?.updated ?? []);
+      const auditIds = new Map((result?.audit ?? []).map(([workflowId, seq, id]) => [auditKey(workflowId, seq), Number(id)]));
+      return { conflicts: [...latest.keys()].filter((id) => !ok.has(id)), auditIds };
     },
 
     async getWorkflow(id: string): Promise<WorkflowRow | null> {

@@ -6,7 +6,7 @@ import type { WorkflowStore } from '../db/store.ts';
 import { VersionConflictError, type NewDatasetFile } from '../db/workflows.ts';
 import type { Table } from '../handlers/types.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
-import { TERMINAL_STATUSES, type Phase, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
+import { TERMINAL_STATUSES, isStepPhase, type Phase, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import type { ArtifactCache } from './artifacts.ts';
@@ -44,6 +44,8 @@ export interface EngineDeps {
 }
 
 export interface CommittedChange {
+  /** The global id of the change's audit row (its position across all workflows). */
+  auditId: number;
   eventType: string;
   fromPhase: TopPhase;
   toPhase: TopPhase;
@@ -75,7 +77,7 @@ interface Live {
   createdAt: Date;
   /** Who sent the external event being processed, for the audit row. */
   pendingMeta: SendMeta | null;
-  lastCommit: Promise<void>;
+  lastCommit: Promise<unknown>;
   stopped: boolean;
 }
 
@@ -135,6 +137,8 @@ export class WorkflowEngine {
 
   /** Queues a step-run record into the next group commit. */
   recordStepRun(run: NewStepRun): void {
+    // A step stopped by our own shutdown was not cancelled by anyone: the next restore records it as interrupted.
+    if (this.stopping && run.outcome === 'cancelled') return;
     this.writer.recordStepRun(run);
   }
 
@@ -153,7 +157,7 @@ export class WorkflowEngine {
     const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) });
     const { snapshot } = first;
     const version = first.transitions.length;
-    await this.deps.store.createWorkflow(
+    const auditIds = await this.deps.store.createWorkflow(
       {
         id,
         name: request.name,
@@ -176,7 +180,9 @@ export class WorkflowEngine {
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
     this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, createdAt: now });
     const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, createdAt: now, updatedAt: now });
-    if (request.autoStart) this.deps.onCommitted?.(view, { eventType: 'START', fromPhase: 'pending', toPhase: view.phase, status: view.status });
+    // The stream hears of a new workflow by its last audit row: START when it started at once, else its creation.
+    const last = first.transitions.at(-1)!;
+    this.deps.onCommitted?.(view, { auditId: auditIds.at(-1) ?? 0, eventType: last.eventType, fromPhase: last.fromPhase ?? 'pending', toPhase: view.phase, status: view.status });
     return view;
   }
 
@@ -295,11 +301,46 @@ export class WorkflowEngine {
     // input is ignored when a snapshot is given, but the types ask for it.
     const actor = createActor(this.machine, { snapshot: snapshot as unknown as WorkflowSnapshot, input: { workflowId: row.id, name: row.name } });
     this.deps.logger.info({ workflowId: row.id, phase: row.phase, status: row.status }, 'workflow restored');
-    return this.attach(row.id, actor, {
+    const live = this.attach(row.id, actor, {
       version: row.version,
       persistedJson: JSON.stringify(row.snapshot),
       correlationId: row.correlationId,
       createdAt: row.createdAt,
+    });
+    if (row.status === 'running' && isStepPhase(row.phase)) this.recordInterruption(live, row, row.phase);
+    return live;
+  }
+
+  /**
+   * A workflow stored as running a step was stopped in the middle of an attempt (kill -9, a crash, a
+   * shutdown): the restore leaves a trace of it, an audit row `workflow.restored` naming the interrupted
+   * phase and attempt, and that attempt's step run closed as `interrupted` (no record of it exists:
+   * runs are written when they end). Both go into the next group commit, before anything the
+   * re-run attempt (already started by attach) can enqueue.
+   */
+  private recordInterruption(live: Live, row: WorkflowRow, phase: Phase): void {
+    const snapshot = live.actor.getSnapshot();
+    const attempt = snapshot.context.attempt;
+    const now = new Date();
+    // The running state was stored when the attempt began: the row's last change is its start.
+    const startedAt = row.updatedAt;
+    const message = `The process stopped during attempt ${attempt} of ${phase}; the attempt was run again after the restore.`;
+    this.writer.recordStepRun({
+      workflowId: live.id,
+      phase,
+      attempt,
+      startedAt,
+      endedAt: now,
+      outcome: 'interrupted',
+      error: { code: 'INTERRUPTED', phase, attempt, message, hint: 'Nothing to do: steps are idempotent and the attempt runs again.', at: now.toISOString(), retryable: true },
+    });
+    this.commit(live, {
+      event: { type: 'workflow.restored', instance: this.instanceId, interrupted: { phase, attempt, startedAt: startedAt.toISOString() } },
+      snapshot,
+      from: phase,
+      at: now.getTime(),
+      durationMs: now.getTime() - startedAt.getTime(),
+      meta: null,
     });
   }
 
@@ -362,13 +403,25 @@ export class WorkflowEngine {
       return;
     }
     const now = Date.now();
+    const durationMs = now - live.changedAt;
+    this.commit(live, { event, snapshot, from, at: now, durationMs, meta: live.pendingMeta });
+  }
+
+  /** Enqueues the live actor's current state as the next version with its audit row; on commit, tells the observers. */
+  private commit(
+    live: Live,
+    change: { event: AnyEventObject; snapshot: WorkflowSnapshot; from: TopPhase; at: number; durationMs: number; meta: SendMeta | null },
+  ): void {
+    const { event, snapshot, from, meta } = change;
+    const now = change.at;
+    const persisted = live.actor.getPersistedSnapshot();
+    const to = phaseOf(snapshot.value);
     const status = statusOf(snapshot.value);
-    const meta = live.pendingMeta;
     const expectedVersion = live.version;
     live.version += 1;
-    live.persistedJson = json;
+    live.persistedJson = JSON.stringify(persisted);
     live.phase = to;
-    const durationMs = now - live.changedAt;
+    const durationMs = change.durationMs;
     live.changedAt = now;
     logTransition(this.deps.logger, { workflowId: live.id, correlationId: live.correlationId }, snapshot.context, { from, to, status, durationMs });
     const committed = this.writer.enqueue({
@@ -393,7 +446,7 @@ export class WorkflowEngine {
     });
     live.lastCommit = committed;
     committed.then(
-      () => {
+      (auditId) => {
         this.deps.onPersisted?.((Date.now() - now) / 1000);
         this.deps.onCommitted?.(
           toView(snapshot.value, snapshot.context, {
@@ -402,7 +455,7 @@ export class WorkflowEngine {
             createdAt: live.createdAt,
             updatedAt: new Date(now),
           }),
-          { eventType: event.type, fromPhase: from, toPhase: to, status },
+          { auditId, eventType: event.type, fromPhase: from, toPhase: to, status },
         );
         // A completed workflow takes no more events; a failed one stays live for a while, since a
         // RETRY usually follows soon (the heartbeat evicts it once idle).

@@ -3,8 +3,8 @@ import type { AssetRow, DependencyRow, StepRunRow, TransitionRow } from '../db/s
 import type { WorkflowStore } from '../db/store.ts';
 import type { WorkflowFilter } from '../db/workflows.ts';
 import { AppError } from '../errors.ts';
-import type { FieldMapping, MappingOutput, QuarantinedRecord, ValidationOutput } from '../handlers/types.ts';
-import { STEP_PHASES } from '../machine/table.ts';
+import type { Asset, DependencyEdge, FieldMapping, MappingOutput, QuarantinedRecord, ValidationOutput } from '../handlers/types.ts';
+import { STEP_PHASES, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 import { ARTIFACT } from './artifacts.ts';
 import { WorkflowNotFoundError } from './errors.ts';
 import { checkUpload, type UploadFile } from './uploads.ts';
@@ -27,6 +27,39 @@ export interface HistoryItem {
   durationMs: number | null;
   correlationId: string | null;
   actor: string | null;
+}
+
+/**
+ * What the SSE streams send for each persisted change: one shape for every event. `view` is the
+ * workflow's view after the change; a replayed change (a client resuming with Last-Event-ID) carries
+ * null, except the newest of a per-workflow replay, which carries the current view.
+ */
+export interface WorkflowChangeEvent {
+  workflowId: string;
+  /** The workflow's audit seq, which is its version after this change. */
+  seq: number;
+  /** The audit row's global id: the all-workflows stream's position. */
+  auditId: number;
+  eventType: string;
+  fromPhase: TopPhase | null;
+  toPhase: TopPhase;
+  status: WorkflowStatus;
+  at: string;
+  view: WorkflowView | null;
+}
+
+export function changeEventOf(row: TransitionRow, view: WorkflowView | null): WorkflowChangeEvent {
+  return {
+    workflowId: row.workflowId,
+    seq: row.seq,
+    auditId: row.id,
+    eventType: row.eventType,
+    fromPhase: row.fromPhase,
+    toPhase: row.toPhase,
+    status: row.status,
+    at: row.at.toISOString(),
+    view,
+  };
 }
 
 const DAY_MS = 86_400_000;
@@ -60,8 +93,26 @@ function stepItem(row: StepRunRow) {
   };
 }
 
-function inventoryItem(row: AssetRow | DependencyRow) {
-  return { ...(row.data as Record<string, unknown>), updatedAt: row.updatedAt.toISOString() };
+export type AssetItem = Asset & { updatedAt: string };
+export type DependencyItem = DependencyEdge & { updatedAt: string };
+
+function dependencyItem(row: DependencyRow): DependencyItem {
+  return { ...(row.data as DependencyEdge), updatedAt: row.updatedAt.toISOString() };
+}
+
+/**
+ * The handlers count rows from 0 (an index into the table); the API, like the messages, the CLI and
+ * the console, counts them from 1: the first record after the header is row 1.
+ */
+const rowNumber = (index: number) => index + 1;
+
+function assetItem(row: AssetRow): AssetItem {
+  const asset = row.data as Asset;
+  return { ...asset, source_row: rowNumber(asset.source_row), updatedAt: row.updatedAt.toISOString() };
+}
+
+function quarantineItem(record: QuarantinedRecord): QuarantinedRecord {
+  return { ...record, row: rowNumber(record.row), findings: record.findings.map((f) => ({ ...f, row: rowNumber(f.row) })) };
 }
 
 function mapPage<T, U>(page: Page<T>, map: (item: T) => U): Page<U> {
@@ -95,18 +146,34 @@ export class WorkflowQueries {
     return mapPage(await this.deps.store.getHistory(id, page), historyItem);
   }
 
-  /** The audit rows after seq `after` and before `before`: what a resuming stream missed. */
-  async *historyBetween(id: string, after: number, before: number): AsyncGenerator<HistoryItem> {
-    // The history is keyset-paged by seq: a cursor at `after` starts the replay right after it.
+  /** The changes of one workflow after seq `after`, oldest first; the newest carries `view` (the current one). */
+  async *changesAfter(view: WorkflowView, after: number): AsyncGenerator<WorkflowChangeEvent> {
     let cursor: string | undefined = encodeCursor([after]);
     while (cursor) {
-      const page = await this.deps.store.getHistory(id, { limit: REPLAY_PAGE, cursor });
+      const page = await this.deps.store.getHistory(view.id, { limit: REPLAY_PAGE, cursor });
       for (const row of page.items) {
-        if (row.seq >= before) return;
-        yield historyItem(row);
+        if (row.seq > view.version) return;
+        yield changeEventOf(row, row.seq === view.version ? view : null);
       }
       cursor = page.nextCursor ?? undefined;
     }
+  }
+
+  /** The changes of every workflow with a global id above `afterId`, in id order, without views. */
+  async *allChangesAfter(afterId: number): AsyncGenerator<WorkflowChangeEvent> {
+    for (let after = afterId; ; ) {
+      const rows = await this.deps.store.listTransitionsAfterId(after, REPLAY_PAGE);
+      for (const row of rows) yield changeEventOf(row, null);
+      if (rows.length < REPLAY_PAGE) return;
+      after = rows.at(-1)!.id;
+    }
+  }
+
+  /** The change of one audit row, with the workflow's current view (for feed entries that came without their event). */
+  async changeById(auditId: number): Promise<WorkflowChangeEvent | null> {
+    const row = await this.deps.store.getTransitionById(auditId);
+    if (!row) return null;
+    return changeEventOf(row, await this.get(row.workflowId));
   }
 
   /** Every step attempt with its outcome. */
@@ -115,21 +182,21 @@ export class WorkflowQueries {
     return mapPage(await this.deps.store.listStepRuns(id, page), stepItem);
   }
 
-  async assets(id: string, page: PageRequest & { type?: string }): Promise<Page<Record<string, unknown>>> {
+  async assets(id: string, page: PageRequest & { type?: string }): Promise<Page<AssetItem>> {
     await this.get(id);
-    return mapPage(await this.deps.store.listAssets(id, page), inventoryItem);
+    return mapPage(await this.deps.store.listAssets(id, page), assetItem);
   }
 
-  async dependencies(id: string, page: PageRequest): Promise<Page<Record<string, unknown>>> {
+  async dependencies(id: string, page: PageRequest): Promise<Page<DependencyItem>> {
     await this.get(id);
-    return mapPage(await this.deps.store.listDependencies(id, page), inventoryItem);
+    return mapPage(await this.deps.store.listDependencies(id, page), dependencyItem);
   }
 
   /** Records held back by validation; empty until validation ran. */
   async quarantine(id: string, page: PageRequest): Promise<Page<QuarantinedRecord>> {
     await this.get(id);
     const validation = await this.deps.store.getArtifact<ValidationOutput>(id, ARTIFACT.validation);
-    return offsetPage(validation?.quarantine ?? [], page);
+    return mapPage(offsetPage(validation?.quarantine ?? [], page), quarantineItem);
   }
 
   /** Column to canonical field mappings; empty until field mapping ran. */
@@ -179,6 +246,7 @@ export class WorkflowQueries {
         failed: r?.failed ?? 0,
         timedOut: r?.timedOut ?? 0,
         cancelled: r?.cancelled ?? 0,
+        interrupted: r?.interrupted ?? 0,
         retries: r?.retries ?? 0,
         successRate: rate(r?.succeeded ?? 0, finished),
         failureRate: rate(r?.failed ?? 0, finished),

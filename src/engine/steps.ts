@@ -51,7 +51,7 @@ export interface ReviewThresholds {
 /** What the engine's wiring hands to the step actors. */
 export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts'>>;
 
-type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
+export type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
 /** What a step may load before its handler runs: the parsed upload, or an earlier step's stored output. */
 type Inputs = Artifacts & { tables: Table[] };

@@ -1,6 +1,6 @@
 import type { AnyStateNode, SnapshotFrom, StateValue } from 'xstate';
-import type { WorkflowRow } from '../db/schema.ts';
-import { CANONICAL_FIELDS } from '../handlers/types.ts';
+import { STEP_OUTCOMES, type WorkflowRow } from '../db/schema.ts';
+import { ASSET_TYPES, CANONICAL_FIELDS } from '../handlers/types.ts';
 import { EVENT_TYPES, workflowMachine, type WorkflowContext, type WorkflowMachine } from '../machine/machine.ts';
 import { COMPLETION_FLAGS, STATUSES, STEP_PHASES, TERMINAL_STATUSES, TOP_PHASES, type CompletionFlag, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 
@@ -10,7 +10,16 @@ export type WorkflowSnapshot = SnapshotFrom<WorkflowMachine>;
 export const MAPPING_TARGETS = [...CANONICAL_FIELDS, 'attributes'] as const;
 
 /** The words of the API, for clients and for the request schemas. */
-export const VOCABULARY = { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS } as const;
+export const VOCABULARY = {
+  phases: STEP_PHASES,
+  topPhases: TOP_PHASES,
+  statuses: STATUSES,
+  mappingTargets: MAPPING_TARGETS,
+  assetTypes: ASSET_TYPES,
+  flags: COMPLETION_FLAGS,
+  events: EVENT_TYPES,
+  stepOutcomes: STEP_OUTCOMES,
+} as const;
 
 /** Statuses in which nothing changes until someone sends an event (or migrates the workflow). */
 export function isAtRest(status: WorkflowStatus): boolean {

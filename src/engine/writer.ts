@@ -1,6 +1,6 @@
 import { isDatabaseUnavailable } from '../db/client.ts';
 import type { NewStepRun } from '../db/history.ts';
-import { VersionConflictError, type WorkflowChange, type WorkflowRowStore } from '../db/workflows.ts';
+import { VersionConflictError, auditKey, type WorkflowChange, type WorkflowRowStore } from '../db/workflows.ts';
 
 const MAX_CONFLICT_RETRIES = 5;
 
@@ -24,7 +24,8 @@ const MAX_HELD_RUNS = 10_000;
 
 interface Pending {
   change: WorkflowChange;
-  resolve: () => void;
+  /** Called with the global id of the change's audit row. */
+  resolve: (auditId: number) => void;
   reject: (error: unknown) => void;
 }
 
@@ -114,7 +115,7 @@ class Lane {
     if (batch.length === 0 && runs.length === 0) return true;
     for (let attempt = 1; ; attempt++) {
       try {
-        const { conflicts } = await this.store.persistChanges(
+        const { conflicts, auditIds } = await this.store.persistChanges(
           batch.map((p) => p.change),
           runs,
         );
@@ -124,7 +125,7 @@ class Lane {
         const losers = new Set(conflicts);
         for (const p of batch) {
           if (losers.has(p.change.workflowId)) p.reject(new VersionConflictError([p.change.workflowId]));
-          else p.resolve();
+          else p.resolve(auditIds.get(auditKey(p.change.workflowId, p.change.expectedVersion + 1)) ?? 0);
         }
         return true;
       } catch (error) {
@@ -191,9 +192,10 @@ export class GroupCommitWriter {
     lane.kick();
   }
 
-  enqueue(change: WorkflowChange): Promise<void> {
+  /** Resolves with the global id of the change's audit row once it is committed. */
+  enqueue(change: WorkflowChange): Promise<number> {
     const lane = this.laneOf(change.workflowId);
-    const done = new Promise<void>((resolve, reject) => lane.queue.push({ change, resolve, reject }));
+    const done = new Promise<number>((resolve, reject) => lane.queue.push({ change, resolve, reject }));
     lane.kick();
     return done;
   }

@@ -240,18 +240,20 @@ export interface MappingOutput {
   unidentified: string[];
 }
 
-export type AssetType =
-  | 'server'
-  | 'database'
-  | 'application'
-  | 'network_device'
-  | 'storage'
-  | 'cluster'
-  | 'facility'
-  | 'end_user_device'
-  | 'service'
-  | 'software'
-  | 'unknown';
+export const ASSET_TYPES = [
+  'server',
+  'database',
+  'application',
+  'network_device',
+  'storage',
+  'cluster',
+  'facility',
+  'end_user_device',
+  'service',
+  'software',
+  'unknown',
+] as const;
+export type AssetType = (typeof ASSET_TYPES)[number];
 
 export type OsFamily = 'windows' | 'linux' | 'unix' | 'other';
 export type Environment = 'production' | 'staging' | 'test' | 'development' | 'dr' | 'unknown';

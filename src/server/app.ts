@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
@@ -12,7 +13,8 @@ import { apiKeyAuth } from './auth.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { ApiError, RETRY_AFTER_SECONDS, errorResponse } from './errors.ts';
 import { HEALTH_TIMEOUT_MS, createHealthProbe } from './health.ts';
-import { DOCS_HTML, DOCS_INIT_JS, openApiDocument } from './openapi.ts';
+import { DOCS_HTML, DOCS_INIT_JS, apiRoutes, body, correlationHeaders, documentConfig, errors, json, withSecurity } from './openapi.ts';
+import { healthSchema, openApiSchema } from './responses.ts';
 import { machineRoutes } from './routes/machine.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -38,8 +40,48 @@ async function docsAsset(docsCache: Map<string, Uint8Array<ArrayBuffer>>, file: 
   return { body, type };
 }
 
-export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+const getHealth = createRoute({
+  method: 'get',
+  path: '/healthz',
+  operationId: 'getHealth',
+  tags: ['operations'],
+  summary: 'Health: 200 when the database answers (status restoring while the last run’s workflows come back)',
+  request: { headers: correlationHeaders },
+  responses: { 200: json(healthSchema, 'Healthy'), ...errors() },
+});
+
+const getMetrics = createRoute({
+  method: 'get',
+  path: '/metrics',
+  operationId: 'getMetrics',
+  tags: ['operations'],
+  summary: 'Prometheus metrics (text exposition format)',
+  request: { headers: correlationHeaders },
+  responses: { 200: body('text/plain', 'Prometheus text format 0.0.4'), ...errors(401, 403) },
+});
+
+const getOpenApiDocument = createRoute({
+  method: 'get',
+  path: '/openapi.json',
+  operationId: 'getOpenApiDocument',
+  tags: ['documentation'],
+  summary: 'This OpenAPI 3.1 document',
+  request: { headers: correlationHeaders },
+  responses: { 200: json(openApiSchema, 'The OpenAPI document'), ...errors() },
+});
+
+const getDocs = createRoute({
+  method: 'get',
+  path: '/docs',
+  operationId: 'getDocs',
+  tags: ['documentation'],
+  summary: 'Interactive API reference (Swagger UI, served from this instance)',
+  request: { headers: correlationHeaders },
+  responses: { 200: body('text/html', 'The reference page'), ...errors() },
+});
+
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = apiRoutes();
 
   app.use('*', async (c, next) => {
     const given = c.req.header('x-correlation-id');
@@ -113,7 +155,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   const probe = createHealthProbe(() => deps.queries.needsMigration());
-  app.get('/healthz', async (c) => {
+  app.openapi(getHealth, async (c) => {
     const health = await probe();
     if (!health.ok) {
       const message =
@@ -123,24 +165,31 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return c.json({ code: 'DATABASE_UNREACHABLE', message, status: 'unavailable', database: 'unreachable' }, 503, { 'Retry-After': RETRY_AFTER_SECONDS });
     }
     const needsMigration = health.value;
-    return c.json({
-      // restoring: just started, the workflows of the last run are being brought back (events to them: 503)
-      status: deps.engine.restoring ? 'restoring' : 'ok',
-      database: 'reachable',
-      liveWorkflows: deps.engine.liveCount,
-      needsMigration,
-      ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
-    });
+    return c.json(
+      {
+        // restoring: just started, the workflows of the last run are being brought back (events to them: 503)
+        status: deps.engine.restoring ? ('restoring' as const) : ('ok' as const),
+        database: 'reachable' as const,
+        liveWorkflows: deps.engine.liveCount,
+        needsMigration,
+        ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
+      },
+      200,
+    );
   });
 
-  app.get('/metrics', async (c) => {
+  app.openapi(getMetrics, async (c) => {
     const { body, contentType } = await deps.metrics.render();
-    return c.body(body, 200, { 'content-type': contentType });
+    return c.text(body, 200, { 'content-type': contentType });
   });
 
   const docsCache = new Map<string, Uint8Array<ArrayBuffer>>();
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
-  app.get('/docs', (c) => c.html(DOCS_HTML));
+  app.openapi(getOpenApiDocument, (c) => {
+    const origin = new URL(c.req.url).origin;
+    const doc = app.getOpenAPI31Document(documentConfig({ origin, apiKeys: deps.apiKeys.length > 0 }));
+    return c.json(withSecurity(doc, deps.apiKeys.length > 0), 200);
+  });
+  app.openapi(getDocs, (c) => c.html(DOCS_HTML));
   app.get('/docs/assets/:file', async (c) => {
     const asset = await docsAsset(docsCache, c.req.param('file'));
     if (!asset) return c.json({ code: 'NOT_FOUND', message: `No documentation asset ${c.req.param('file')}.` }, 404);

@@ -6,7 +6,8 @@ import type { ApiKey } from './config.ts';
 import { invalidRequest } from './errors.ts';
 import type { IdempotencyKeys } from './idempotency.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import type { ChangeHub } from './stream.ts';
+import type { TransitionFeed } from './feed.ts';
+import type { StreamOptions } from './stream.ts';
 
 /** What the HTTP app and its routes are built from. */
 export interface AppDeps {
@@ -17,7 +18,9 @@ export interface AppDeps {
   idempotency: IdempotencyKeys;
   logger: Logger;
   maxUploadBytes: number;
-  hub: ChangeHub;
+  /** Committed changes, for the SSE streams. */
+  feed: TransitionFeed;
+  sse: StreamOptions;
   metrics: ServiceMetrics;
   apiKeys: ApiKey[];
   corsOrigins: string[];

@@ -47,7 +47,12 @@ export function errorResponse(error: unknown, c: Context, logger: Logger): Respo
     logger.error({ err: error, path: c.req.path, method: c.req.method }, 'database failure');
     return c.json({ code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; nothing was changed. Try again shortly.' }, 503, { 'Retry-After': RETRY_AFTER_SECONDS });
   }
-  if (error instanceof HTTPException) return error.getResponse();
+  if (error instanceof HTTPException) {
+    // Hono's own refusals (a malformed body, a media type a route does not declare), in our error shape.
+    const status = error.status as ContentfulStatusCode;
+    const code = status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 400 ? 'INVALID_REQUEST' : `HTTP_${status}`;
+    return c.json({ code, message: error.message || 'The request was refused.' }, status);
+  }
   logger.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled error');
   return c.json({ code: 'INTERNAL', message: 'An unexpected error occurred; it has been logged. Retry, and report it if it persists.' }, 500);
 }

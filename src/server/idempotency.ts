@@ -20,7 +20,7 @@ export const IDEMPOTENCY_CLAIM_MS = 60_000;
  * Idempotent-Replayed) and applies nothing. The key is scoped to the route, the path and the caller.
  * Only successful responses are kept: a request that failed applied nothing and frees its key.
  */
-export async function idempotent(c: Context, store: IdempotencyKeys, principal: string | null, handler: () => Promise<Response>): Promise<Response> {
+export async function idempotent<R extends Response>(c: Context, store: IdempotencyKeys, principal: string | null, handler: () => Promise<R>): Promise<R> {
   const key = c.req.header('idempotency-key');
   if (key === undefined) return handler();
   if (!KEY.test(key)) {
@@ -38,9 +38,10 @@ export async function idempotent(c: Context, store: IdempotencyKeys, principal: 
       throw new ApiError(409, 'IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed; retry in a moment.');
     }
     c.header('Idempotent-Replayed', 'true');
-    return c.json(previous.body, previous.status as ContentfulStatusCode);
+    // The stored answer is this route's own earlier success, so it has the type the route declares.
+    return c.json(previous.body, previous.status as ContentfulStatusCode) as unknown as R;
   }
-  let response: Response;
+  let response: R;
   try {
     response = await handler();
   } catch (error) {

@@ -1,9 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommittedChange } from '../engine/engine.ts';
 import type { StepOutcome } from '../engine/steps.ts';
-import type { TopPhase } from '../machine/table.ts';
+import { STEP_PHASES, TOP_PHASES, type TopPhase } from '../machine/table.ts';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const WORKFLOW_STATUSES = ['started', 'completed', 'failed'] as const;
+// Outcomes whose duration series exist from the first scrape (cancelled and interrupted appear when they happen).
+const ALERTED_OUTCOMES: readonly StepOutcome[] = ['succeeded', 'failed', 'timed_out'];
+// prom-client's default gauges named like counters: `promtool check metrics` refuses them, and the
+// `nodejs_active_handles{type}` style gauges next to them carry the same numbers by type.
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 const PERSIST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 /** The service's Prometheus metrics, in a registry of their own (no global state). */
@@ -20,6 +26,7 @@ export class ServiceMetrics {
   constructor(livePhases: () => Map<TopPhase, number>) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     this.stepDuration = new Histogram({
       name: 'discovery_step_duration_seconds',
       help: 'Duration of one step attempt',
@@ -42,8 +49,9 @@ export class ServiceMetrics {
       labelNames: ['phase'],
       registers,
       collect() {
-        this.reset();
-        for (const [phase, n] of livePhases()) this.set({ phase }, n);
+        // Every phase has a sample, 0 when nothing is there, so alerts and rate() see the series from the start.
+        const live = livePhases();
+        for (const phase of TOP_PHASES) this.set({ phase }, live.get(phase) ?? 0);
       },
     });
     this.persist = new Histogram({
@@ -59,6 +67,14 @@ export class ServiceMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
+    // Counters with labels have no sample until first incremented; create every series a user alerts on at 0.
+    for (const status of WORKFLOW_STATUSES) this.workflows.inc({ status }, 0);
+    for (const phase of STEP_PHASES) {
+      this.stepAttempts.inc({ phase }, 0);
+      this.stepRetries.inc({ phase }, 0);
+      this.stepFailures.inc({ phase }, 0);
+      for (const outcome of ALERTED_OUTCOMES) this.stepDuration.zero({ phase, outcome });
+    }
   }
 
   onAttempt(phase: string, outcome: StepOutcome, seconds: number): void {

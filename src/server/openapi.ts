@@ -1,138 +1,155 @@
+import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
+import type { ZodError } from 'zod';
 import { z } from 'zod';
-import {
-  assetQuerySchema,
-  createBodySchema,
-  eventBodySchema,
-  listQuerySchema,
-  pageQuerySchema,
-  rawUploadQuerySchema,
-  statsQuerySchema,
-  viewQuerySchema,
-} from './schemas.ts';
+import type { AppEnv } from './context.ts';
+import { invalidRequest } from './errors.ts';
+import { errorSchema } from './responses.ts';
 
-type Method = 'get' | 'post';
+// The pieces every route declaration shares (src/server/routes use them with createRoute): the
+// error answers, the headers, the tags, and the document's frame. The document is generated from
+// the route declarations by @hono/zod-openapi, from the same zod schemas that validate the requests.
 
-interface Operation {
-  method: Method;
-  /** OpenAPI path, `{id}` style. */
-  path: string;
-  summary: string;
-  query?: z.ZodObject;
-  body?: Record<string, z.ZodType | 'binary' | 'text'>;
-  responses: Record<number, string>;
-  stream?: boolean;
-}
+const WHERE: Record<string, string> = { query: 'query', param: 'path', header: 'header', json: 'request body', form: 'form field', cookie: 'cookie' };
 
-const ERRORS = { 400: 'Invalid request', 404: 'Unknown workflow' };
-
-/** Every route of the API, documented from the same zod schemas that validate its requests. */
-export const OPERATIONS: Operation[] = [
-  {
-    method: 'post',
-    path: '/workflows',
-    summary: 'Create a workflow from CMDB files (JSON envelope, or a raw CSV, JSON or XLSX body with ?name=)',
-    query: rawUploadQuerySchema,
-    body: {
-      'application/json': createBodySchema,
-      'text/csv': 'text',
-      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'binary',
-    },
-    responses: { 201: 'Created; the snapshot view', 400: 'Invalid request', 413: 'Upload over the limit', 415: 'Unsupported content type' },
-  },
-  { method: 'get', path: '/workflows', summary: 'List workflows, newest first', query: listQuerySchema, responses: { 200: '{ items, nextCursor }', 400: 'Invalid query' } },
-  { method: 'get', path: '/workflows/stream', summary: 'Server-Sent Events: every committed change of every workflow', responses: { 200: 'text/event-stream' }, stream: true },
-  { method: 'get', path: '/workflows/{id}', summary: 'The snapshot view of a workflow', query: viewQuerySchema, responses: { 200: 'The snapshot view', ...ERRORS } },
-  {
-    method: 'post',
-    path: '/workflows/{id}/events',
-    summary: 'Send START, RETRY, CANCEL or APPROVE_MAPPINGS; answers once the change is persisted',
-    body: { 'application/json': eventBodySchema },
-    responses: { 200: 'The snapshot view after the change', ...ERRORS, 409: 'The current state does not accept the event', 415: 'Not JSON' },
-  },
-  {
-    method: 'get',
-    path: '/workflows/{id}/stream',
-    summary: 'Server-Sent Events: the view on every persisted change; id = audit seq; resumable with Last-Event-ID',
-    responses: { 200: 'text/event-stream', ...ERRORS },
-    stream: true,
-  },
-  { method: 'get', path: '/workflows/{id}/history', summary: 'The audit trail, oldest first', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
-  { method: 'get', path: '/workflows/{id}/steps', summary: 'Every step attempt with its outcome', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
-  { method: 'get', path: '/workflows/{id}/assets', summary: 'The normalised asset inventory', query: assetQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
-  { method: 'get', path: '/workflows/{id}/dependencies', summary: 'Dependency edges', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
-  { method: 'get', path: '/workflows/{id}/quarantine', summary: 'Records held back by validation', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
-  { method: 'get', path: '/workflows/{id}/mappings', summary: 'Column to canonical field mappings', query: pageQuerySchema, responses: { 200: '{ items, nextCursor }', ...ERRORS } },
-  { method: 'get', path: '/stats', summary: 'Per-phase success and failure rates, retries and durations', query: statsQuerySchema, responses: { 200: 'Statistics', 400: 'Invalid query' } },
-  { method: 'get', path: '/machine', summary: 'The statechart config as JSON, for Stately Studio and other visualisers', responses: { 200: 'Machine config' } },
-  { method: 'get', path: '/machine.mmd', summary: 'The statechart as a Mermaid stateDiagram-v2', responses: { 200: 'Mermaid text' } },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', responses: { 200: 'Prometheus text format' } },
-  { method: 'get', path: '/healthz', summary: 'Database reachable', responses: { 200: 'Healthy', 503: 'Database unreachable' } },
-  { method: 'get', path: '/openapi.json', summary: 'This document', responses: { 200: 'OpenAPI 3.1' } },
-  { method: 'get', path: '/docs', summary: 'Interactive API reference', responses: { 200: 'HTML' } },
-];
-
-const errorSchema = {
-  type: 'object',
-  required: ['code', 'message'],
-  properties: { code: { type: 'string' }, message: { type: 'string' } },
+/** A request the route's zod schemas refuse becomes our 400 INVALID_REQUEST, naming the field. */
+const throwInvalid: Hook<unknown, AppEnv, string, undefined> = (result) => {
+  if (!result.success) throw invalidRequest(result.error as ZodError, WHERE[result.target] ?? result.target);
+  return undefined;
 };
 
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
+/** A Hono app whose `openapi()` routes validate with their zod schemas and answer our error shape. */
+export function apiRoutes(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({ defaultHook: throwInvalid });
 }
 
-function parameters(op: Operation) {
-  const params: Record<string, unknown>[] = [];
-  if (op.path.includes('{id}')) params.push({ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
-  if (op.query) {
-    const schema = jsonSchema(op.query) as { properties?: Record<string, unknown>; required?: string[] };
-    for (const [name, property] of Object.entries(schema.properties ?? {})) {
-      params.push({ name, in: 'query', required: schema.required?.includes(name) ?? false, schema: property });
-    }
-  }
-  if (op.stream && op.path.includes('{id}')) params.push({ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } });
-  return params;
+export const TAGS = [
+  { name: 'workflows', description: 'Create workflows from CMDB exports, read their state, send them events' },
+  { name: 'inventory', description: 'What a workflow found: assets, dependencies, quarantined records, column mappings' },
+  { name: 'streams', description: 'Server-Sent Events of committed changes' },
+  { name: 'operations', description: 'Health, metrics, statistics and the statechart' },
+  { name: 'documentation', description: 'This description and its interactive reference' },
+] as const;
+export type Tag = (typeof TAGS)[number]['name'];
+
+const correlationHeader = {
+  'X-Correlation-Id': { description: 'The request id (yours if you sent a valid one); stored with the workflow and its audit rows', schema: { type: 'string' as const } },
+};
+const retryAfterHeader = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' as const } } };
+
+const ERROR_DESCRIPTIONS = {
+  400: 'Invalid request (code INVALID_REQUEST, INVALID_JSON, JSON_TOO_DEEP, UNREADABLE_FILE, UNKNOWN_EVENT, …), naming the field',
+  401: 'No valid API key (UNAUTHORIZED); only when API keys are configured',
+  403: 'The API key’s role may not do this (FORBIDDEN)',
+  404: 'No such workflow (WORKFLOW_NOT_FOUND)',
+  409: 'The current state does not accept the event (EVENT_NOT_ACCEPTED, with accepted), another instance holds the workflow (WORKFLOW_BUSY), a newer version was written (VERSION_CONFLICT) or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS)',
+  413: 'The upload is over MAX_UPLOAD_MB (PAYLOAD_TOO_LARGE)',
+  415: 'Content-Type not accepted (UNSUPPORTED_MEDIA_TYPE)',
+  422: 'The Idempotency-Key was used with another request (IDEMPOTENCY_KEY_REUSED)',
+  500: 'A defect (INTERNAL); logged with the correlation id',
+  503: 'The database is unavailable (DATABASE_UNAVAILABLE), the service is starting (STARTING) or restoring the workflow (RESTORING); retry after Retry-After',
+} as const;
+export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
+
+interface ErrorAnswer {
+  description: string;
+  headers: Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
+  content: { 'application/json': { schema: typeof errorSchema } };
 }
 
-/** The OpenAPI 3.1 document of the API. */
-export function openApiDocument(): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of OPERATIONS) {
-    const responses = Object.fromEntries(
-      Object.entries(op.responses).map(([status, description]) => [
-        status,
-        Number(status) >= 400 ? { description, content: { 'application/json': { schema: errorSchema } } } : { description },
-      ]),
-    );
-    paths[op.path] ??= {};
-    paths[op.path]![op.method] = {
-      summary: op.summary,
-      parameters: parameters(op),
-      ...(op.body
-        ? {
-            requestBody: {
-              required: true,
-              content: Object.fromEntries(
-                Object.entries(op.body).map(([type, schema]) => [
-                  type,
-                  { schema: schema === 'binary' ? { type: 'string', format: 'binary' } : schema === 'text' ? { type: 'string' } : jsonSchema(schema) },
-                ]),
-              ),
-            },
-          }
-        : {}),
-      responses,
+/** The error answers of a route: the Error schema under each status, with Retry-After on 503. */
+export function errors<S extends ErrorStatus>(...statuses: S[]): Pick<Record<ErrorStatus, ErrorAnswer>, S | 400 | 500 | 503> {
+  // Every route can answer these: a query value the database cannot store, a defect, the database away.
+  const answers = {} as Record<ErrorStatus, ErrorAnswer>;
+  for (const status of [400, ...statuses, 500, 503] as ErrorStatus[]) {
+    answers[status] = {
+      description: ERROR_DESCRIPTIONS[status],
+      headers: status === 503 ? { ...correlationHeader, ...retryAfterHeader } : correlationHeader,
+      content: { 'application/json': { schema: errorSchema } },
     };
   }
+  return answers;
+}
+
+/** A success answer with a JSON body. */
+export function json<T extends z.ZodType>(schema: T, description: string, headers: Record<string, { description: string; schema: { type: 'string' | 'integer' } }> = {}) {
+  return { description, headers: { ...correlationHeader, ...headers }, content: { 'application/json': { schema } } };
+}
+
+/** A success answer with a body of another media type (text, HTML, an event stream). */
+export function body<M extends string>(mediaType: M, description: string, schema: z.ZodType = z.string()) {
+  return { description, headers: correlationHeader, content: { [mediaType]: { schema } } as Record<M, { schema: z.ZodType }> };
+}
+
+export const idempotencyHeaders = z.object({
+  'Idempotency-Key': z
+    .string()
+    .optional()
+    .meta({ description: 'Makes a retried request safe: a repeat with the same key and body gets the first answer (Idempotent-Replayed: true) and applies nothing; 1–200 visible ASCII characters, e.g. a UUID' }),
+  'X-Correlation-Id': z.string().optional().meta({ description: 'Your request id ([A-Za-z0-9._:-], up to 128); echoed and stored on the audit rows' }),
+});
+
+export const correlationHeaders = z.object({
+  'X-Correlation-Id': z.string().optional().meta({ description: 'Your request id ([A-Za-z0-9._:-], up to 128); echoed in the answer' }),
+});
+
+export interface DocumentOptions {
+  /** The origin the document is served from: its only server. */
+  origin: string;
+  /** API keys are configured: every operation but the public ones needs a bearer token. */
+  apiKeys: boolean;
+}
+
+/** Operations anyone may call, with or without API keys. */
+const PUBLIC_OPERATIONS = new Set(['getHealth', 'getOpenApiDocument', 'getDocs']);
+
+/** The document's frame around the generated paths; security as configured. */
+export function documentConfig(options: DocumentOptions) {
   return {
     openapi: '3.1.0',
     info: {
       title: 'Discovery Flow',
       version: '0.1.0',
-      description: 'Durable CMDB discovery workflows: create a workflow from an export, drive it with events, read its inventory.',
+      description:
+        'Durable CMDB discovery workflows: create a workflow from an export, drive it with events, read its inventory. ' +
+        'Every error is { code, message } plus details; every answer carries X-Correlation-Id. ' +
+        (options.apiKeys ? 'Send Authorization: Bearer <token> on every request except /healthz, /openapi.json and /docs.' : 'API keys are off on this instance: no authorization needed.'),
+      license: { name: 'Proprietary', url: `${options.origin}/docs` },
     },
-    paths,
+    servers: [{ url: options.origin, description: 'This instance' }],
+    tags: TAGS.map((t) => ({ ...t })),
+  };
+}
+
+interface Operation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  responses?: Record<string, unknown>;
+}
+
+/**
+ * Adds the bearer scheme and each operation's security: with API keys, the bearer token on every
+ * operation but the public ones (which also lose their 401/403 answers); without, none anywhere.
+ */
+export function withSecurity<D extends { paths?: unknown; components?: unknown }>(doc: D, apiKeys: boolean): D {
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation>>;
+  for (const operations of Object.values(paths)) {
+    for (const op of Object.values(operations)) {
+      const open = !apiKeys || PUBLIC_OPERATIONS.has(op.operationId ?? '');
+      op.security = open ? [] : [{ bearerAuth: [] }];
+      if (open && op.responses) {
+        delete op.responses['401'];
+        delete op.responses['403'];
+      }
+    }
+  }
+  if (!apiKeys) return doc;
+  const components = (doc.components ?? {}) as Record<string, unknown>;
+  return {
+    ...doc,
+    components: {
+      ...components,
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key token from API_KEYS (name:token:role)' } },
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import { VOCABULARY } from '../engine/view.ts';
 import { UNSTORABLE_TEXT_MESSAGE, isStorableText } from '../engine/uploads.ts';
 import type { RetryOptions } from '../machine/policy.ts';
 
-const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS } = VOCABULARY;
+const { phases: STEP_PHASES, topPhases: TOP_PHASES, statuses: STATUSES, mappingTargets: MAPPING_TARGETS, assetTypes: ASSET_TYPES } = VOCABULARY;
 
 /** A string the database can store: PostgreSQL refuses NUL and unpaired surrogates, and one such item must not fail a batch. */
 export const storable = (schema: z.ZodString) => schema.refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
@@ -59,6 +59,7 @@ export const rawUploadQuerySchema = z
     autoStart: z.enum(['true', 'false']).optional(),
   })
   .strict();
+export type RawUploadQuery = z.infer<typeof rawUploadQuerySchema>;
 
 export const mappingTargetSchema = z.enum(MAPPING_TARGETS);
 
@@ -90,10 +91,26 @@ export const listQuerySchema = z
 
 export const pageQuerySchema = z.object({ limit: limit(1000, 100), cursor: z.string().max(500).optional() }).strict();
 
-export const assetQuerySchema = pageQuerySchema.extend({ type: z.string().max(50).optional() }).strict();
+export const assetQuerySchema = pageQuerySchema
+  .extend({ type: z.enum(ASSET_TYPES, { error: `must be one of ${ASSET_TYPES.join(', ')}` }).optional() })
+  .strict();
 
 export const viewQuerySchema = z.object({ raw: z.enum(['true', 'false']).optional() }).strict();
 
 export const statsQuerySchema = z
   .object({ since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z' }).optional() })
   .strict();
+
+/** A JSON export sent as the whole body (not the { files } envelope): an array of records, or an object of them (NetBox, nested exports). */
+export const rawJsonExportSchema = z
+  .union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
+  .meta({ id: 'RawJsonExport', description: 'A JSON export as the whole body, with ?name=' });
+
+export const streamQuerySchema = z
+  .object({ lastEventId: z.string().max(40).optional().meta({ description: 'The same as the Last-Event-ID header, for clients that cannot set headers' }) })
+  .strict();
+
+export const streamHeadersSchema = z.object({
+  'Last-Event-ID': z.string().max(40).optional().meta({ description: 'The id of the last event received: the stream resumes after it' }),
+  'X-Correlation-Id': z.string().optional().meta({ description: 'Your request id; echoed in the answer' }),
+});

@@ -11,7 +11,8 @@ import { createApp } from './app.ts';
 import type { ApiKey } from './config.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { IDEMPOTENCY_CLAIM_MS } from './idempotency.ts';
-import { ChangeHub } from './stream.ts';
+import { TransitionFeed } from './feed.ts';
+import { SSE_HEARTBEAT_MS, SSE_RETRY_MS, type StreamOptions } from './stream.ts';
 
 export interface WireOptions {
   store: WorkflowStore;
@@ -28,11 +29,13 @@ export interface WireOptions {
   leaseMs?: number;
   /** An Idempotency-Key claim still in progress after this long is taken over by a retry (its request died). */
   idempotencyClaimMs?: number;
+  /** SSE heartbeat and retry intervals (defaults: 15 s and 3 s); tests shorten them. */
+  sse?: Partial<StreamOptions>;
 }
 
-/** Wires engine, metrics, change hub and HTTP app around a store: shared by main and the tests. */
+/** Wires engine, metrics, transition feed and HTTP app around a store: shared by main and the tests. */
 export function wireService(options: WireOptions) {
-  const hub = new ChangeHub();
+  const feed = new TransitionFeed();
   // One cache for the steps and for creates, which hand it the tables parsed at upload.
   const artifacts = new ArtifactCache(options.store);
   // The gauge reads the engine lazily, at scrape time.
@@ -54,7 +57,22 @@ export function wireService(options: WireOptions) {
     leaseMs: options.leaseMs,
     onCommitted: (view, change) => {
       metrics.onCommitted(change);
-      hub.publish(view);
+      feed.publish({
+        auditId: change.auditId,
+        workflowId: view.id,
+        seq: view.version,
+        event: {
+          workflowId: view.id,
+          seq: view.version,
+          auditId: change.auditId,
+          eventType: change.eventType,
+          fromPhase: change.fromPhase,
+          toPhase: change.toPhase,
+          status: view.status,
+          at: view.updatedAt,
+          view,
+        },
+      });
     },
     onPersisted: (seconds) => metrics.onPersisted(seconds),
   });
@@ -69,10 +87,11 @@ export function wireService(options: WireOptions) {
     },
     logger: options.logger,
     maxUploadBytes: options.maxUploadBytes,
-    hub,
+    feed,
+    sse: { heartbeatMs: options.sse?.heartbeatMs ?? SSE_HEARTBEAT_MS, retryMs: options.sse?.retryMs ?? SSE_RETRY_MS },
     metrics,
     apiKeys: options.apiKeys ?? [],
     corsOrigins: options.corsOrigins ?? [],
   });
-  return { engine, queries, app, hub, metrics };
+  return { engine, queries, app, feed, metrics };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discover, exitCode, isLowConfidence, summarize } from '../../src/cli/discover.ts';
+import { discover, exitCode, isLowConfidence, jsonView, summarize } from '../../src/cli/discover.ts';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
 
 const EVAL = join(import.meta.dirname, '../fixtures/eval');
@@ -46,6 +46,12 @@ describe('npm run discover', () => {
     const result = await run([exportFile('snow-db-view-prefixed', 'u_cmdb_server_app_view.csv')], true);
     expect(result.view.status).toBe('awaiting_review');
     expect(exitCode(result.view, true)).toBe(0);
+  });
+
+  it('prints with --json exactly the WorkflowView the API documents', async () => {
+    const result = await run([{ name: 'odd.csv', content: new TextEncoder().encode('Obj,Wert\nweb01,1\nweb02,2\n') }]);
+    expect(() => jsonView(result.view)).not.toThrow();
+    expect(() => jsonView({ ...result.view, extra: 1 } as typeof result.view)).toThrow();
   });
 
   it('tells low-confidence reasons from the ones a person must settle', () => {

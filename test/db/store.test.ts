@@ -55,14 +55,22 @@ for (const driver of DRIVERS) {
       const row = await store.getWorkflow(id);
       expect(row).toMatchObject({ version: 4, phase: 'field_mapping' });
       expect(row!.snapshot).toEqual({ value: { field_mapping: 'running' }, n: 3 });
-      expect((await store.getHistory(id, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      const history = (await store.getHistory(id, { limit: 10 })).items;
+      expect(history.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      // The global audit ids grow with seq, and the store reads them back after any id.
+      const ids = history.map((r) => r.id);
+      expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+      expect((await store.listTransitionsAfterId(ids[1]!, 10)).map((r) => r.seq)).toEqual([3, 4]);
     });
 
     it('writes nothing for a workflow whose version is stale, and commits the others of the batch', async () => {
       const a = await seedWorkflow(store);
       const b = await seedWorkflow(store);
       await store.persistChanges([change(a, 1)]);
-      expect(await store.persistChanges([change(b, 1), change(a, 1), change(a, 2)])).toEqual({ conflicts: [a] });
+      const result = await store.persistChanges([change(b, 1), change(a, 1), change(a, 2)]);
+      expect(result.conflicts).toEqual([a]);
+      // Only b's audit row was written; its global id is answered, a's are not.
+      expect([...result.auditIds.keys()]).toEqual([`${b}:2`]);
       expect((await store.getWorkflow(b))!.version).toBe(2);
       expect((await store.getWorkflow(a))!.version).toBe(2);
       expect((await store.getHistory(a, { limit: 10 })).items.map((r) => r.seq)).toEqual([1, 2]);

@@ -7,7 +7,8 @@ import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/e
 import type { WorkflowView } from '../../src/engine/view.ts';
 import { DataError } from '../../src/handlers/errors.ts';
 import { TransientError } from '../../src/machine/errors.ts';
-import { MACHINE_VERSION } from '../../src/machine/machine.ts';
+import { createStepActors, type StepBody } from '../../src/engine/steps.ts';
+import { MACHINE_VERSION, type StepInput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
 import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
@@ -32,6 +33,19 @@ for (const driver of DRIVERS) {
 
     const engineWith = (steps: Partial<Record<Phase, StepBehaviour>> = {}, onCommitted?: (v: WorkflowView) => void) => {
       const engine = new WorkflowEngine({ store, steps: fakeSteps(steps), logger: testLogger(), onCommitted, retryPersistAfterMs: 50, leaseMs: 300, idleFailedMs: 200 });
+      engines.push(engine);
+      return engine;
+    };
+    /** An engine whose steps are wrapped like the real ones, so every attempt leaves a step-run record. */
+    const recordingEngine = (steps: Partial<Record<Phase, StepBehaviour>> = {}) => {
+      const bodies = Object.fromEntries(STEP_PHASES.map((p) => [p, async (input: StepInput, signal: AbortSignal) => (steps[p] ? steps[p](input, signal) : outputsFor(p))]));
+      const engine: WorkflowEngine = new WorkflowEngine({
+        store,
+        steps: createStepActors({ store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run) }, bodies as Record<Phase, StepBody>),
+        logger: testLogger(),
+        retryPersistAfterMs: 50,
+        leaseMs: 300,
+      });
       engines.push(engine);
       return engine;
     };
@@ -93,6 +107,49 @@ for (const driver of DRIVERS) {
       expect(ran).toEqual(['field_mapping', 'asset_classification']);
       const history = (await store.getHistory(created.id, { limit: 100 })).items;
       expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
+    });
+
+    it('leaves a trace of a kill -9: a restore audit row with the interrupted phase and attempt, the step run closed as interrupted', async () => {
+      const first = recordingEngine({ field_mapping: hang() });
+      const created = await first.create({ name: 'killed', files: [file], autoStart: true });
+      const running = await until(() => store.getWorkflow(created.id), (row) => row?.phase === 'field_mapping');
+      // What a kill -9 leaves in the database: the running state, no record of the attempt, a lease that ran out.
+      await first.stop();
+      await store.db.execute(sql`delete from step_runs where workflow_id = ${created.id}`);
+      await store.db.execute(sql`update workflows set owner = 'dead-instance', lease_until = now() - interval '1 second' where id = ${created.id}`);
+      const second = recordingEngine();
+      expect(await second.restoreAll()).toEqual({ restored: 1, skipped: 0 });
+      expect((await finished(created.id))!.status).toBe('completed');
+      await second.idle();
+      const history = (await store.getHistory(created.id, { limit: 100 })).items;
+      expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
+      const restored = history.find((h) => h.eventType === 'workflow.restored');
+      expect(restored).toMatchObject({
+        seq: running!.version + 1,
+        fromPhase: 'field_mapping',
+        toPhase: 'field_mapping',
+        status: 'running',
+        event: { type: 'workflow.restored', interrupted: { phase: 'field_mapping', attempt: 1 } },
+      });
+      const runs = (await store.listStepRuns(created.id, { limit: 100 })).items.filter((r) => r.phase === 'field_mapping');
+      expect(runs.map((r) => [r.attempt, r.outcome])).toEqual([
+        [1, 'interrupted'],
+        [1, 'succeeded'],
+      ]);
+      expect(runs[0]!.endedAt!.getTime()).toBeGreaterThanOrEqual(runs[0]!.startedAt.getTime());
+    });
+
+    it('records a step stopped by a shutdown as interrupted once, not as cancelled', async () => {
+      const first = recordingEngine({ field_mapping: hang() });
+      const created = await first.create({ name: 'stopped', files: [file], autoStart: true });
+      await until(() => store.getWorkflow(created.id), (row) => row?.phase === 'field_mapping');
+      await first.stop();
+      const second = recordingEngine();
+      await second.restoreAll();
+      await finished(created.id);
+      await second.idle();
+      const runs = (await store.listStepRuns(created.id, { limit: 100 })).items.filter((r) => r.phase === 'field_mapping');
+      expect(runs.map((r) => r.outcome)).toEqual(['interrupted', 'succeeded']);
     });
 
     it('restores a workflow in backoff and wakes it at its original deadline', async () => {

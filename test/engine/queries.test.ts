@@ -49,14 +49,17 @@ describe('engine queries', () => {
     expect(first.items.map((h) => [h.seq, h.eventType])).toEqual([[1, 'workflow.created']]);
     const second = await queries.history(id, { limit: 1, cursor: first.nextCursor! });
     expect(second.items.map((h) => [h.seq, h.eventType, h.toPhase])).toEqual([[2, 'CANCEL', 'failed']]);
+    // A resuming stream's replay: the changes after seq 1, the newest with the current view.
+    const view = await queries.get(id);
     const replayed = [];
-    for await (const item of queries.historyBetween(id, 0, 2)) replayed.push(item.seq);
-    expect(replayed).toEqual([1]);
+    for await (const change of queries.changesAfter(view, 1)) replayed.push([change.seq, change.eventType, change.view?.status ?? null]);
+    expect(replayed).toEqual([[2, 'CANCEL', 'failed']]);
   });
 
   it('pages the stored quarantine and mappings, empty before their step ran', async () => {
     expect(await queries.quarantine(id, { limit: 10 })).toEqual({ items: [], nextCursor: null });
-    const quarantine: QuarantinedRecord[] = [1, 2, 3].map((row) => ({ table: 't', row, record: {}, findings: [] }));
+    // Stored 0-based (indexes into the table), answered 1-based (row 1 is the first record after the header).
+    const quarantine: QuarantinedRecord[] = [0, 1, 2].map((row) => ({ table: 't', row, record: {}, findings: [] }));
     await store.putArtifact(id, ARTIFACT.validation, { tables: [], findings: [], quarantine });
     const page = await queries.quarantine(id, { limit: 2 });
     expect(page.items.map((r) => r.row)).toEqual([1, 2]);

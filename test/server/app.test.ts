@@ -3,6 +3,7 @@ import type { WorkflowStore } from '../../src/db/store.ts';
 import type { WorkflowEngine } from '../../src/engine/engine.ts';
 import { DataError } from '../../src/handlers/errors.ts';
 import type { Phase } from '../../src/machine/table.ts';
+import { createStepActors } from '../../src/engine/steps.ts';
 import { wireService } from '../../src/server/service.ts';
 import { DRIVERS, testDatabase, truncateAll } from '../support/db.ts';
 import { testLogger } from '../support/logger.ts';
@@ -73,6 +74,56 @@ for (const driver of DRIVERS) {
       expect(created.name).toBe('racks');
       const files = await store.loadFiles(created.id);
       expect(files.map((f) => [f.name, f.format])).toEqual([['racks.csv', 'csv']]);
+    });
+
+    it('keeps an extension that ?name= already has (foo.csv stays foo.csv)', async () => {
+      const res = await app.request('/workflows?name=foo.csv', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
+      expect(res.status).toBe(201);
+      const created = (await res.json()) as { id: string; name: string };
+      expect(created.name).toBe('foo.csv');
+      expect((await store.loadFiles(created.id)).map((f) => f.name)).toEqual(['foo.csv']);
+    });
+
+    it('accepts multipart/form-data uploads of one or several files, as curl -F and browsers send them', async () => {
+      const one = new FormData();
+      one.append('file', new Blob([CSV], { type: 'text/csv' }), 'servers.csv');
+      const res = await app.request('/workflows', { method: 'POST', body: one });
+      expect(res.status).toBe(201);
+      const created = (await res.json()) as { id: string; name: string };
+      expect(created.name).toBe('servers.csv');
+      expect((await store.loadFiles(created.id)).map((f) => f.name)).toEqual(['servers.csv']);
+
+      const several = new FormData();
+      several.append('name', 'dc1');
+      several.append('autoStart', 'false');
+      several.append('files', new Blob([CSV], { type: 'text/csv' }), 'a.csv');
+      several.append('files', new Blob([JSON.stringify([{ name: 'db01', ip: '10.0.0.9' }])], { type: 'application/json' }), 'b.json');
+      const res2 = await app.request('/workflows', { method: 'POST', body: several });
+      expect(res2.status).toBe(201);
+      const second = (await res2.json()) as { id: string; name: string; status: string };
+      expect(second).toMatchObject({ name: 'dc1', status: 'pending' });
+      expect((await store.loadFiles(second.id)).map((f) => f.name)).toEqual(['a.csv', 'b.json']);
+
+      const empty = new FormData();
+      empty.append('name', 'nothing');
+      const res3 = await app.request('/workflows', { method: 'POST', body: empty });
+      expect(res3.status).toBe(400);
+      expect(await res3.json()).toMatchObject({ code: 'NO_FILES' });
+      const unknown = new FormData();
+      unknown.append('colour', 'blue');
+      unknown.append('file', new Blob([CSV]), 'a.csv');
+      expect((await app.request('/workflows', { method: 'POST', body: unknown })).status).toBe(400);
+    });
+
+    it('answers 400 listing the asset types for an unknown ?type=', async () => {
+      const created = await create();
+      await waitFor(created.id, ['completed']);
+      const res = await app.request(`/workflows/${created.id}/assets?type=spaceship`);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { code: string; message: string };
+      expect(body.code).toBe('INVALID_REQUEST');
+      expect(body.message).toContain('server, database, application');
+      expect((await app.request(`/workflows/${created.id}/assets?type=server`)).status).toBe(200);
     });
 
     it('accepts a raw JSON export that is not the envelope', async () => {
@@ -223,6 +274,38 @@ for (const driver of DRIVERS) {
     });
   });
 }
+
+describe('row numbers with the real steps', () => {
+  let store: WorkflowStore;
+  let engine: WorkflowEngine;
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await truncateAll(store);
+  });
+  afterEach(async () => {
+    await engine.stop();
+  });
+
+  it('counts rows from 1 after the header in the quarantine and the assets, as the messages, CLI and console do', async () => {
+    const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 20, steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }) });
+    engine = wired.engine;
+    const csv = 'name,ip_address,os\nweb01,10.0.0.1,Ubuntu 22.04\nweb02,10.0.0.2,Ubuntu 22.04\n,,Ubuntu 22.04\nweb03,10.0.0.3,Ubuntu 22.04\n';
+    const res = await wired.app.request('/workflows?name=rows.csv&reviewMappings=false', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    for (let i = 0; i < 500 && (await store.getWorkflow(id))?.status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 20));
+    const quarantine = (await (await wired.app.request(`/workflows/${id}/quarantine`)).json()) as { items: { row: number; findings: { row: number; code: string }[] }[] };
+    // The third record (line 4 of the file) has no identity.
+    expect(quarantine.items.map((q) => [q.row, q.findings.map((f) => [f.row, f.code])])).toEqual([[3, [[3, 'NO_IDENTITY']]]]);
+    const assets = (await (await wired.app.request(`/workflows/${id}/assets`)).json()) as { items: { name: string; source_row: number }[] };
+    expect(assets.items.map((a) => [a.name, a.source_row]).sort()).toEqual([
+      ['web01', 1],
+      ['web02', 2],
+      ['web03', 4],
+    ]);
+  });
+});
 
 describe('Idempotency-Key', () => {
   let store: WorkflowStore;

@@ -148,7 +148,7 @@ describe('observability', () => {
     expect(steps.items).toHaveLength(7);
   });
 
-  it('streams every committed change of a workflow over SSE and ends after the terminal state', async () => {
+  it('streams every committed change of a workflow over SSE as unnamed messages and ends after the terminal state', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
     setup({ data_source_analysis: async () => (await gate, outputsFor('data_source_analysis')) });
@@ -160,21 +160,28 @@ describe('observability', () => {
     const events = await reading;
     const versions = events.map((e) => Number(e.id));
     expect(versions).toEqual([2, 3, 4, 5, 6, 7, 8]);
-    expect(events.every((e) => e.event === 'snapshot')).toBe(true);
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ id, status: 'completed', version: 8 });
+    // Unnamed, so EventSource.onmessage gets them; one shape: the change and the view after it.
+    expect(events.every((e) => e.event === undefined)).toBe(true);
+    const changes = events.map((e) => JSON.parse(e.data) as { seq: number; auditId: number; eventType: string; toPhase: string; view: { id: string; status: string; version: number } });
+    expect(changes[0]).toMatchObject({ seq: 2, eventType: 'START', toPhase: 'data_source_analysis', view: { id, status: 'running', version: 2 } });
+    expect(changes.at(-1)).toMatchObject({ seq: 8, toPhase: 'completed', view: { id, status: 'completed', version: 8 } });
+    expect(changes.every((c) => c.auditId > 0)).toBe(true);
   });
 
-  it('resumes a stream from Last-Event-ID by replaying the missed transitions', async () => {
+  it('resumes a stream from Last-Event-ID with the missed changes, then answers 204 once the client has seen the end', async () => {
     const id = await create();
     await settle(id);
     await engine.idle();
     const events = await readSse(await app.request(`/workflows/${id}/stream`, { headers: { 'last-event-id': '5' } }));
-    expect(events.map((e) => [e.id, e.event])).toEqual([
-      ['6', 'transition'],
-      ['7', 'transition'],
-      ['8', 'snapshot'],
+    expect(events.map((e) => e.id)).toEqual(['6', '7', '8']);
+    const changes = events.map((e) => JSON.parse(e.data) as { seq: number; toPhase: string; view: { status: string } | null });
+    expect(changes.map((c) => [c.seq, c.toPhase, c.view?.status ?? null])).toEqual([
+      [6, 'dependency_analysis', null],
+      [7, 'database_integration', null],
+      [8, 'completed', 'completed'],
     ]);
-    expect(JSON.parse(events[0]!.data)).toMatchObject({ seq: 6, toPhase: 'dependency_analysis' });
+    const again = await app.request(`/workflows/${id}/stream`, { headers: { 'last-event-id': '8' } });
+    expect(again.status).toBe(204);
     expect((await app.request(`/workflows/${id}/stream`, { headers: { 'last-event-id': 'x' } })).status).toBe(400);
   });
 
@@ -197,8 +204,8 @@ describe('observability', () => {
         buffer = buffer.slice(end + 2);
         const data = block.split('\n').find((l) => l.startsWith('data:'));
         if (!data) continue;
-        const view = JSON.parse(data.slice(5)) as { id: string; status: string };
-        seen.set(view.id, [...(seen.get(view.id) ?? []), view.status]);
+        const change = JSON.parse(data.slice(5)) as { workflowId: string; status: string };
+        seen.set(change.workflowId, [...(seen.get(change.workflowId) ?? []), change.status]);
       }
     }
     controller.abort();

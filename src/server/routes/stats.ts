@@ -1,13 +1,25 @@
-import { Hono } from 'hono';
-import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../context.ts';
+import { apiRoutes, correlationHeaders, errors, json } from '../openapi.ts';
+import { statsSchema } from '../responses.ts';
 import { statsQuerySchema } from '../schemas.ts';
 
+const getStats = createRoute({
+  method: 'get',
+  path: '/',
+  operationId: 'getStats',
+  tags: ['operations'],
+  summary: 'Per-phase success and failure rates, retries and durations (default: the last 24 h)',
+  request: { query: statsQuerySchema, headers: correlationHeaders },
+  responses: { 200: json(statsSchema, 'Statistics computed from the database'), ...errors(401, 403) },
+});
+
 /** GET /stats: per-phase success and failure rates, retries and durations, from the database. */
-export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  routes.get('/', async (c) => {
-    const query = parseWith(statsQuerySchema, c.req.query(), 'query');
-    return c.json(await deps.queries.stats(query.since ? new Date(query.since) : undefined));
+export function statsRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const routes = apiRoutes();
+  routes.openapi(getStats, async (c) => {
+    const { since } = c.req.valid('query');
+    return c.json(await deps.queries.stats(since ? new Date(since) : undefined), 200);
   });
   return routes;
 }

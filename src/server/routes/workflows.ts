@@ -1,27 +1,36 @@
-import { Hono, type Context } from 'hono';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { z } from 'zod';
 import type { WorkflowEngine } from '../../engine/engine.ts';
 import { assertJsonDepth, type UploadFile } from '../../engine/uploads.ts';
-import { isAtRest } from '../../engine/view.ts';
 import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
+import { apiRoutes, body, correlationHeaders, errors, idempotencyHeaders, json } from '../openapi.ts';
+import { assetSchema, changeEventSchema, dependencySchema, historyItemSchema, mappingSchema, pageOf, quarantinedSchema, stepRunSchema, viewSchema } from '../responses.ts';
 import { ApiError } from '../errors.ts';
 import { idempotent } from '../idempotency.ts';
-import { streamViews } from '../stream.ts';
+import { STREAM_ALL_DESCRIPTION, STREAM_ONE_DESCRIPTION, streamAllWorkflows, streamWorkflow } from '../stream.ts';
 import {
   assetQuerySchema,
   createBodySchema,
+  rawJsonExportSchema,
+  streamHeadersSchema,
   eventBodySchema,
   idParamSchema,
   listQuerySchema,
   pageQuerySchema,
   rawUploadQuerySchema,
+  streamQuerySchema,
   viewQuerySchema,
   type CreateBody,
+  type RawUploadQuery,
 } from '../schemas.ts';
 
 type WorkflowEvent = Parameters<WorkflowEngine['send']>[1];
 
 const RAW_CSV_TYPES = ['text/csv', 'text/plain', 'application/csv', 'text/tab-separated-values'];
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+// A `?name=` that already ends in one of these is the file's name as it is (no `foo.csv.csv`).
+const FILE_EXTENSION = /\.(csv|tsv|txt|psv|json|xlsx|xlsm)$/i;
 
 interface CreateRequest {
   name: string;
@@ -48,16 +57,11 @@ async function readJson(c: Context): Promise<unknown> {
 /** Reads the create request in any of its shapes: the JSON envelope, or one raw JSON, CSV or XLSX file. */
 async function readCreate(c: Context): Promise<CreateRequest> {
   const type = mediaType(c);
+  if (type === 'multipart/form-data') return readMultipart(c);
   const query = parseWith(rawUploadQuerySchema, c.req.query(), 'query');
   const raw = async (format: string, content: Uint8Array): Promise<CreateRequest> => {
-    const name = query.filename ?? `${query.name ?? 'upload'}.${format}`;
-    return {
-      name: query.name ?? name,
-      files: [{ name, format, content }],
-      // Left out means "ask when the mapping needs a person"; false means never ask.
-      options: query.reviewMappings === undefined ? {} : { reviewMappings: query.reviewMappings === 'true' },
-      autoStart: query.autoStart !== 'false',
-    };
+    const name = query.filename ?? (query.name && FILE_EXTENSION.test(query.name) ? query.name : `${query.name ?? 'upload'}.${format}`);
+    return { name: query.name ?? name, files: [{ name, format, content }], ...uploadOptions(query) };
   };
   if (type === 'application/json') {
     const body = await readJson(c);
@@ -78,21 +82,191 @@ async function readCreate(c: Context): Promise<CreateRequest> {
   }
   if (RAW_CSV_TYPES.includes(type)) return raw('csv', new Uint8Array(await c.req.arrayBuffer()));
   if (type === XLSX_TYPE) return raw('xlsx', new Uint8Array(await c.req.arrayBuffer()));
-  throw new ApiError(
+  throw unsupported(type);
+}
+
+function unsupported(type: string): ApiError {
+  return new ApiError(
     415,
     'UNSUPPORTED_MEDIA_TYPE',
-    `Content-Type ${type || '(none)'} is not accepted. Send application/json ({ files: [...] } or a JSON export), text/csv, or ${XLSX_TYPE}.`,
+    `Content-Type ${type || '(none)'} is not accepted. Send multipart/form-data (curl -F file=@servers.csv), application/json ({ files: [...] } or a JSON export), text/csv, or ${XLSX_TYPE}.`,
   );
 }
 
-export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
-  const { engine, queries, hub } = deps;
-  const routes = new Hono<AppEnv>();
-  const idOf = (c: Context) => parseWith(idParamSchema, { id: c.req.param('id') }, 'path').id;
+/** Runs before the route's schemas: a content type no reader takes is our 415 naming the ones accepted. */
+const acceptUploadTypes: MiddlewareHandler = async (c, next) => {
+  const type = mediaType(c);
+  if (type !== 'application/json' && type !== 'multipart/form-data' && type !== XLSX_TYPE && !RAW_CSV_TYPES.includes(type)) throw unsupported(type);
+  await next();
+};
 
-  routes.get('/stream', (c) => streamViews(c, hub, null, async () => ({ sentVersion: 0, done: false }), (view) => `${view.id}:${view.version}`));
+function uploadOptions(query: RawUploadQuery): Pick<CreateRequest, 'options' | 'autoStart'> {
+  return {
+    // Left out means "ask when the mapping needs a person"; false means never ask.
+    options: query.reviewMappings === undefined ? {} : { reviewMappings: query.reviewMappings === 'true' },
+    autoStart: query.autoStart !== 'false',
+  };
+}
 
-  routes.post('/', (c) =>
+/**
+ * A browser form or `curl -F file=@a.csv -F file=@b.csv`: every file part is an uploaded file (its
+ * format from its name, else sniffed); text parts are the raw upload's options (name,
+ * reviewMappings, autoStart), which the query string may give too.
+ */
+async function readMultipart(c: Context): Promise<CreateRequest> {
+  let form: Record<string, string | File | (string | File)[]>;
+  try {
+    form = await c.req.parseBody({ all: true });
+  } catch (error) {
+    throw new ApiError(400, 'INVALID_MULTIPART', `The multipart/form-data body cannot be read: ${(error as Error).message}.`);
+  }
+  const files: File[] = [];
+  const fields: Record<string, string> = { ...c.req.query() };
+  for (const [key, value] of Object.entries(form)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === 'string') fields[key] = item;
+      else files.push(item);
+    }
+  }
+  const query = parseWith(rawUploadQuerySchema, fields, 'form field');
+  if (files.length === 0) {
+    throw new ApiError(400, 'NO_FILES', 'The form has no file part; send each file as its own part, e.g. curl -F file=@servers.csv.');
+  }
+  const upload = await Promise.all(
+    files.map(async (file, i) => ({ name: file.name || `upload-${i + 1}`, content: new Uint8Array(await file.arrayBuffer()) })),
+  );
+  return { name: query.name ?? upload.map((f) => f.name).join(', '), files: upload, ...uploadOptions(query) };
+}
+
+const ID = { params: idParamSchema };
+const XLSX_BODY = { schema: z.string().meta({ format: 'binary' }) };
+const MULTIPART_SCHEMA = {
+  type: 'object' as const,
+  required: ['file'],
+  properties: {
+    file: { type: 'array' as const, items: { type: 'string' as const, format: 'binary' }, description: 'One part per file (any part name; format from the file name, else sniffed)' },
+    name: { type: 'string' as const, description: 'The workflow name (default: the file names)' },
+    reviewMappings: { type: 'string' as const, enum: ['true', 'false'] },
+    autoStart: { type: 'string' as const, enum: ['true', 'false'] },
+  },
+};
+
+const createWorkflow = createRoute({
+  method: 'post',
+  path: '/',
+  operationId: 'createWorkflow',
+  tags: ['workflows'],
+  summary: 'Create (and by default start) a workflow from CMDB files',
+  description:
+    'Send the files as a JSON envelope ({ name, files: [{ name, content, encoding }], options }), as multipart/form-data (one part per file; ' +
+    'text parts name, reviewMappings, autoStart), or one raw file body (CSV, JSON export, XLSX) with ?name=. Answers once the workflow is stored.',
+  request: {
+    query: rawUploadQuerySchema,
+    headers: idempotencyHeaders,
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: z.union([createBodySchema, rawJsonExportSchema]) },
+        // A plain schema: the parts are files, which the handler reads and checks (readMultipart).
+        'multipart/form-data': { schema: MULTIPART_SCHEMA },
+        'text/csv': { schema: z.string().meta({ description: 'One CSV (or TSV, pipe- or semicolon-separated) file; text/plain, application/csv and text/tab-separated-values are read the same way' }) },
+        'text/plain': { schema: z.string() },
+        'application/csv': { schema: z.string() },
+        'text/tab-separated-values': { schema: z.string() },
+        'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': XLSX_BODY,
+      },
+    },
+  },
+  responses: {
+    201: json(viewSchema, 'Created; the snapshot view. Location names the workflow', {
+      Location: { description: 'The new workflow: /workflows/{id}', schema: { type: 'string' } },
+    }),
+    ...errors(401, 403, 409, 413, 415, 422),
+  },
+});
+
+const listWorkflows = createRoute({
+  method: 'get',
+  path: '/',
+  operationId: 'listWorkflows',
+  tags: ['workflows'],
+  summary: 'List workflows, newest first',
+  request: { query: listQuerySchema, headers: correlationHeaders },
+  responses: { 200: json(pageOf(viewSchema, 'WorkflowPage'), 'A page of workflow views'), ...errors(401, 403) },
+});
+
+const streamAll = createRoute({
+  method: 'get',
+  path: '/stream',
+  operationId: 'streamWorkflows',
+  tags: ['streams'],
+  summary: 'Server-Sent Events: every committed change of every workflow',
+  description: STREAM_ALL_DESCRIPTION,
+  request: { query: streamQuerySchema, headers: streamHeadersSchema },
+  responses: { 200: body('text/event-stream', 'The event stream; each event’s data is a WorkflowChange', changeEventSchema), ...errors(401, 403) },
+});
+
+const getWorkflow = createRoute({
+  method: 'get',
+  path: '/{id}',
+  operationId: 'getWorkflow',
+  tags: ['workflows'],
+  summary: 'The snapshot view of a workflow',
+  request: { ...ID, query: viewQuerySchema, headers: correlationHeaders },
+  responses: { 200: json(viewSchema, 'The snapshot view'), ...errors(401, 403, 404) },
+});
+
+const sendEvent = createRoute({
+  method: 'post',
+  path: '/{id}/events',
+  operationId: 'sendWorkflowEvent',
+  tags: ['workflows'],
+  summary: 'Send START, RETRY, CANCEL or APPROVE_MAPPINGS',
+  description: 'Answers with the view once the change is persisted. An event the current state does not take is a 409 listing the accepted ones.',
+  request: { ...ID, headers: idempotencyHeaders, body: { required: true, content: { 'application/json': { schema: eventBodySchema } } } },
+  responses: { 200: json(viewSchema, 'The snapshot view after the change'), ...errors(401, 403, 404, 409, 415, 422) },
+});
+
+const streamOne = createRoute({
+  method: 'get',
+  path: '/{id}/stream',
+  operationId: 'streamWorkflow',
+  tags: ['streams'],
+  summary: 'Server-Sent Events: the view of one workflow on every persisted change',
+  description: STREAM_ONE_DESCRIPTION,
+  request: { ...ID, query: streamQuerySchema, headers: streamHeadersSchema },
+  responses: {
+    200: body('text/event-stream', 'The event stream; each event’s data is a WorkflowChange', changeEventSchema),
+    204: { description: 'The workflow is at rest and the client has seen its latest change: nothing more will come (EventSource stops reconnecting)' },
+    ...errors(401, 403, 404),
+  },
+});
+
+const listOf = <T extends z.ZodType, Q extends z.ZodObject>(path: string, operationId: string, summary: string, item: T, id: string, query: Q, tag: 'workflows' | 'inventory' = 'inventory') =>
+  createRoute({
+    method: 'get',
+    path,
+    operationId,
+    tags: [tag],
+    summary,
+    request: { ...ID, query, headers: correlationHeaders },
+    responses: { 200: json(pageOf(item, id), `A page of ${id.replace(/Page$/, '').toLowerCase()} items`), ...errors(401, 403, 404) },
+  });
+
+const history = listOf('/{id}/history', 'getWorkflowHistory', 'The audit trail, oldest first (seq gapless from 1)', historyItemSchema, 'HistoryPage', pageQuerySchema, 'workflows');
+const steps = listOf('/{id}/steps', 'getWorkflowSteps', 'Every step attempt with its outcome, duration and error', stepRunSchema, 'StepRunPage', pageQuerySchema, 'workflows');
+const assets = listOf('/{id}/assets', 'listAssets', 'The normalised asset inventory, optionally of one asset type', assetSchema, 'AssetPage', assetQuerySchema);
+const dependencies = listOf('/{id}/dependencies', 'listDependencies', 'Dependency edges', dependencySchema, 'DependencyPage', pageQuerySchema);
+const quarantine = listOf('/{id}/quarantine', 'listQuarantine', 'Records held back by validation, with their findings', quarantinedSchema, 'QuarantinePage', pageQuerySchema);
+const mappings = listOf('/{id}/mappings', 'listMappings', 'Column to canonical field mappings with confidence and evidence', mappingSchema, 'MappingPage', pageQuerySchema);
+
+export function workflowRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const { engine, queries } = deps;
+  const routes = apiRoutes();
+
+  routes.openapi(streamAll, (c) => streamAllWorkflows(c, deps, deps.sse));
+
+  routes.openapi({ ...createWorkflow, middleware: [acceptUploadTypes] }, (c) =>
     idempotent(c, deps.idempotency, c.get('principal'), async () => {
       const request = await readCreate(c);
       const { files, tables } = await queries.checkUpload(request.files);
@@ -110,66 +284,48 @@ export function workflowRoutes(deps: AppDeps): Hono<AppEnv> {
     }),
   );
 
-  routes.get('/', async (c) => c.json(await queries.list(parseWith(listQuerySchema, c.req.query(), 'query'))));
+  routes.openapi(listWorkflows, async (c) => c.json(await queries.list(c.req.valid('query')), 200));
 
-  routes.get('/:id', async (c) => {
-    const id = idOf(c);
-    const query = parseWith(viewQuerySchema, c.req.query(), 'query');
-    return c.json(await queries.get(id, { raw: query.raw === 'true' }));
+  routes.openapi(getWorkflow, async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await queries.get(id, { raw: c.req.valid('query').raw === 'true' }), 200);
   });
 
-  routes.post('/:id/events', (c) =>
-    idempotent(c, deps.idempotency, c.get('principal'), async () => {
-      const id = idOf(c);
-      if (mediaType(c) !== 'application/json') {
-        throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the event as application/json, for example {"type":"START"}.');
-      }
-      const body = await readJson(c);
-      const type = (body as { type?: unknown } | null)?.type;
-      if (typeof type !== 'string' || !eventBodySchema.options.some((o) => o.shape.type.value === type)) {
-        throw new ApiError(400, 'UNKNOWN_EVENT', `Unknown event type ${JSON.stringify(type ?? null)}; send one of START, RETRY, CANCEL, APPROVE_MAPPINGS.`);
-      }
-      const event = parseWith(eventBodySchema, body, 'event') as WorkflowEvent;
-      if (event.type === 'APPROVE_MAPPINGS' && event.overrides) await queries.checkOverrides(id, event.overrides);
-      return c.json(await engine.send(id, event, { correlationId: c.get('correlationId'), actor: c.get('principal') }));
-    }),
+  routes.openapi(
+    {
+      ...sendEvent,
+      // Before the schema: our own answers for a wrong content type, bad JSON and an unknown event type.
+      middleware: [
+        async (c, next) => {
+          if (mediaType(c) !== 'application/json') {
+            throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the event as application/json, for example {"type":"START"}.');
+          }
+          const body = await readJson(c);
+          const type = (body as { type?: unknown } | null)?.type;
+          if (typeof type !== 'string' || !eventBodySchema.options.some((o) => o.shape.type.value === type)) {
+            throw new ApiError(400, 'UNKNOWN_EVENT', `Unknown event type ${JSON.stringify(type ?? null)}; send one of START, RETRY, CANCEL, APPROVE_MAPPINGS.`);
+          }
+          await next();
+        },
+      ],
+    },
+    (c) =>
+      idempotent(c, deps.idempotency, c.get('principal'), async () => {
+        const { id } = c.req.valid('param');
+        const event = c.req.valid('json') as WorkflowEvent;
+        if (event.type === 'APPROVE_MAPPINGS' && event.overrides) await queries.checkOverrides(id, event.overrides);
+        return c.json(await engine.send(id, event, { correlationId: c.get('correlationId'), actor: c.get('principal') }), 200);
+      }),
   );
 
-  routes.get('/:id/stream', async (c) => {
-    const id = idOf(c);
-    const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId');
-    const resumeFrom = lastEventId !== undefined && /^\d{1,9}$/.test(lastEventId) ? Number(lastEventId) : null;
-    if (lastEventId !== undefined && resumeFrom === null) {
-      throw new ApiError(400, 'INVALID_LAST_EVENT_ID', 'Last-Event-ID must be the id (audit seq) of an event this stream sent.');
-    }
-    await queries.get(id);
-    return streamViews(
-      c,
-      hub,
-      id,
-      async (stream) => {
-        const view = await queries.get(id);
-        if (resumeFrom !== null && resumeFrom < view.version - 1) {
-          // Replay the transitions the client missed, then the current view.
-          for await (const item of queries.historyBetween(id, resumeFrom, view.version)) {
-            await stream.writeSSE({ id: String(item.seq), event: 'transition', data: JSON.stringify(item) });
-          }
-        }
-        if (resumeFrom === null || resumeFrom < view.version) {
-          await stream.writeSSE({ id: String(view.version), event: 'snapshot', data: JSON.stringify(view) });
-        }
-        return { sentVersion: view.version, done: isAtRest(view.status) };
-      },
-      (view) => String(view.version),
-    );
-  });
+  routes.openapi(streamOne, async (c) => streamWorkflow(c, deps, deps.sse, c.req.valid('param').id));
 
-  routes.get('/:id/history', async (c) => c.json(await queries.history(idOf(c), parseWith(pageQuerySchema, c.req.query(), 'query'))));
-  routes.get('/:id/steps', async (c) => c.json(await queries.steps(idOf(c), parseWith(pageQuerySchema, c.req.query(), 'query'))));
-  routes.get('/:id/assets', async (c) => c.json(await queries.assets(idOf(c), parseWith(assetQuerySchema, c.req.query(), 'query'))));
-  routes.get('/:id/dependencies', async (c) => c.json(await queries.dependencies(idOf(c), parseWith(pageQuerySchema, c.req.query(), 'query'))));
-  routes.get('/:id/quarantine', async (c) => c.json(await queries.quarantine(idOf(c), parseWith(pageQuerySchema, c.req.query(), 'query'))));
-  routes.get('/:id/mappings', async (c) => c.json(await queries.mappings(idOf(c), parseWith(pageQuerySchema, c.req.query(), 'query'))));
+  routes.openapi(history, async (c) => c.json(await queries.history(c.req.valid('param').id, c.req.valid('query')), 200));
+  routes.openapi(steps, async (c) => c.json(await queries.steps(c.req.valid('param').id, c.req.valid('query')), 200));
+  routes.openapi(assets, async (c) => c.json(await queries.assets(c.req.valid('param').id, c.req.valid('query')), 200));
+  routes.openapi(dependencies, async (c) => c.json(await queries.dependencies(c.req.valid('param').id, c.req.valid('query')), 200));
+  routes.openapi(quarantine, async (c) => c.json(await queries.quarantine(c.req.valid('param').id, c.req.valid('query')), 200));
+  routes.openapi(mappings, async (c) => c.json(await queries.mappings(c.req.valid('param').id, c.req.valid('query')), 200));
 
   return routes;
 }

@@ -117,7 +117,7 @@ export function DetailPage({ id, meta, hash, setLive }) {
   useEffect(() => {
     setError(null);
     const close = openStream(`/workflows/${encodeURIComponent(id)}/stream`, {
-      on: { snapshot: (next) => setView((cur) => (cur && cur.version > next.version ? cur : next)) },
+      on: { message: (change) => change.view && setView((cur) => (cur && cur.version > change.view.version ? cur : change.view)) },
       onStatus: setLive,
       onEnd: () => false,
     });

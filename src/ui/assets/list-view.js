@@ -56,7 +56,8 @@ export function ListPage({ meta, search, setLive }) {
         .catch((e) => !cancelled && setError(e.message));
     let first = true;
     const close = openStream('/workflows/stream', {
-      on: { snapshot: (view) => setItems((current) => (current ? upsert(current, view, filtersRef.current) : current)) },
+      // Replayed changes (after a reconnect) come without a view; the list is loaded again on open anyway.
+      on: { message: (change) => change.view && setItems((current) => (current ? upsert(current, change.view, filtersRef.current) : current)) },
       // Subscribe first, then list (and list again after a reconnect): no change falls in between.
       onOpen: () => {
         if (first) first = false;

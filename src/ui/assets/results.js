@@ -83,7 +83,7 @@ export function AssetTable({ assets, base }) {
 
 const flattenQuarantine = (q) => ({
   table: q.table,
-  row: q.row + 1,
+  row: q.row, // the API counts rows from 1, as the CLI and the messages do
   findings: q.findings.map((f) => `${f.severity} ${f.code}${f.column ? ` (${f.column})` : ''}: ${f.message}`).join(' | '),
   record: JSON.stringify(q.record),
 });
@@ -98,7 +98,7 @@ export function Quarantine({ items, base }) {
       <tbody>
         ${items.map(
           (q) => html`<tr key=${`${q.table}:${q.row}`}>
-            <td>${q.table}</td><td>${q.row + 1}</td>
+            <td>${q.table}</td><td>${q.row}</td>
             <td><ul class="findings">${q.findings.map((f) => html`<li class=${`finding-${f.severity}`}><span class=${`badge sev-${f.severity}`}>${f.severity}</span> <code>${f.code}</code>${f.column ? html` <em>${f.column}</em>` : ''}: ${f.message}</li>`)}</ul></td>
             <td><details><summary>${Object.keys(q.record).length} fields</summary><dl class="record">${Object.entries(q.record).map(([k, v]) => html`<dt>${k}</dt><dd>${v === null ? '—' : String(v)}</dd>`)}</dl></details></td>
           </tr>`,

@@ -19,7 +19,8 @@ function parseBlock(block) {
 }
 
 /**
- * Opens `path` as an event stream and calls `on[eventType](data, id)` with parsed JSON.
+ * Opens `path` as an event stream and calls `on[eventType](data, id)` with parsed JSON (the API sends
+ * every change as an unnamed `message` whose data is a WorkflowChange; comments are heartbeats).
  * Reconnects after a dropped connection (numeric ids are sent back as Last-Event-ID); when the
  * server ends the stream itself, `onEnd` decides: return true to reconnect. Returns a closer.
  */
@@ -39,6 +40,11 @@ export function openStream(path, { on = {}, onOpen, onEnd = () => false, onStatu
         if (res.status === 401) {
           await askForKey();
           continue;
+        }
+        if (res.status === 204) {
+          // The workflow is at rest and we have seen its last change: nothing more will come.
+          onStatus?.('ended');
+          return;
         }
         if (res.status >= 400 && res.status < 500) {
           // Not found, forbidden...: asking again will not help.

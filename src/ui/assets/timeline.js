@@ -18,7 +18,7 @@ export function timelineRows(steps, view, phases, now = Date.now()) {
     runs.forEach((run, i) => {
       const next = runs[i + 1];
       const end = ms(run.endedAt);
-      if (next && end !== null) gaps.push({ from: end, to: ms(next.startedAt), kind: FAILED.has(run.outcome) ? 'backoff' : run.outcome === 'cancelled' ? 'stopped' : 'wait' });
+      if (next && end !== null) gaps.push({ from: end, to: ms(next.startedAt), kind: FAILED.has(run.outcome) ? 'backoff' : run.outcome === 'cancelled' || run.outcome === 'interrupted' ? 'stopped' : 'wait' });
     });
     if (wakeAt && view.phase === phase && runs.length) {
       const end = ms(runs[runs.length - 1].endedAt);
@@ -60,7 +60,7 @@ export function Timeline({ steps, view, phases, now }) {
       )}
       <div class="tl-legend" aria-hidden="true">
         <span><i class="outcome-succeeded"></i>succeeded</span><span><i class="outcome-failed"></i>failed</span><span><i class="outcome-timed_out"></i>timed out</span>
-        <span><i class="outcome-cancelled"></i>cancelled</span><span><i class="outcome-running"></i>running</span><span><i class="tl-gap-backoff"></i>backoff wait</span><span><i class="tl-gap-wait"></i>review wait</span>
+        <span><i class="outcome-cancelled"></i>cancelled</span><span><i class="outcome-interrupted"></i>interrupted</span><span><i class="outcome-running"></i>running</span><span><i class="tl-gap-backoff"></i>backoff wait</span><span><i class="tl-gap-wait"></i>review wait</span>
       </div>
     </div>
     ${failures.length > 0 &&
