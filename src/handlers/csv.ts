@@ -39,14 +39,15 @@ export function parseCsvRecords(text: string, delimiter: string, limit = Infinit
         cursor = close + 1;
         break;
       }
-      // Anything between the closing quote and the delimiter is kept rather than lost.
+      // Text between the closing quote and the delimiter means the quotes were not CSV quoting
+      // ("app01"x): the field is kept as written, quotes included, as csv-parse's relax_quotes does.
       let tail = cursor;
       while (tail < length) {
         const next = text.charCodeAt(tail);
         if (next === delim || next === CR || next === LF) break;
         tail++;
       }
-      field = value + text.slice(cursor, tail);
+      field = tail > cursor ? text.slice(index, tail) : value;
       index = tail;
       continue;
     }
@@ -119,6 +120,7 @@ export function parseCsv(text: string, delimiter = detectDelimiter(text)): Parse
   while (start < records.length && isBlank(records[start])) start++;
   if (start >= records.length) return { delimiter, columns: [], rows: [] };
   const columns = uniqueColumns(records[start]);
+  const headerColumns = columns.length;
   const rows: Row[] = [];
   for (let index = start + 1; index < records.length; index++) {
     const record = records[index];
@@ -133,6 +135,8 @@ export function parseCsv(text: string, delimiter = detectDelimiter(text)): Parse
     }
     rows.push(row);
   }
+  // Rows read before a longer one appeared get the new columns too, so every row has every column.
+  if (columns.length > headerColumns) for (const row of rows) for (const column of columns) if (!(column in row)) row[column] = null;
   return { delimiter, columns, rows };
 }
 
