@@ -1,3 +1,2 @@
 ALTER TABLE "workflow_transitions" ADD COLUMN "id" bigint NOT NULL GENERATED ALWAYS AS IDENTITY (sequence name "workflow_transitions_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1);--> statement-breakpoint
-ALTER TABLE "workflows" ADD COLUMN "trace_parent" text;--> statement-breakpoint
 CREATE UNIQUE INDEX "workflow_transitions_id_idx" ON "workflow_transitions" USING btree ("id");
