@@ -313,7 +313,7 @@ export class WorkflowEngine {
     return loading;
   }
 
-  private restore(row: WorkflowRow): Live {
+  private restore(row: WorkflowRow, options: { afterEviction?: boolean } = {}): Live {
     const snapshot = migrateSnapshot(row.snapshot, row.machineVersion, MACHINE_VERSION, this.deps.migrations);
     if (!snapshot) {
       void this.deps.store.setStatus(row.id, 'needs_migration').catch(() => {});
@@ -329,7 +329,7 @@ export class WorkflowEngine {
       traceParent: row.traceParent,
       createdAt: row.createdAt,
     });
-    if (row.status === 'running' && isStepPhase(row.phase)) this.recordInterruption(live, row, row.phase);
+    if (!options.afterEviction && row.status === 'running' && isStepPhase(row.phase)) this.recordInterruption(live, row, row.phase);
     return live;
   }
 
@@ -551,7 +551,8 @@ export class WorkflowEngine {
     try {
       if (this.live.has(id) || this.stopping) return;
       const row = await this.leases.claim(id);
-      if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row);
+      // Its attempt in flight was stopped here (and recorded as cancelled): not an interruption of the process.
+      if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row, { afterEviction: true });
     } catch (error) {
       this.deps.logger.error({ workflowId: id, err: error }, 'workflow could not be resumed; retrying');
       this.scheduleResume(id);
