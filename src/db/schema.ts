@@ -22,6 +22,8 @@ export const workflows = pgTable(
     /** Optimistic concurrency: every persisted change adds one; equals the last audit seq. */
     version: integer().notNull(),
     correlationId: text(),
+    /** The W3C traceparent of the workflow's trace (its root span), when tracing is on: step spans are its children. */
+    traceParent: text(),
     /** The service instance running this workflow, and until when its claim holds (a lease row). */
     owner: text(),
     leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),

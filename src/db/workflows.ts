@@ -72,9 +72,9 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
       const inserted = rowsOf<{ ids: (number | string)[] | null }>(
         await db.execute(sql`
         with w as (
-          insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, owner, lease_until, created_at, updated_at)
+          insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, trace_parent, owner, lease_until, created_at, updated_at)
           values (${row.id}, ${row.name}, ${row.phase}, ${row.status}, ${JSON.stringify(row.snapshot)}::jsonb, ${row.machineVersion}, ${row.version},
-            ${row.correlationId ?? null}, ${row.owner ?? null}, ${row.leaseUntil ? row.leaseUntil.toISOString() : null}::timestamptz,
+            ${row.correlationId ?? null}, ${row.traceParent ?? null}, ${row.owner ?? null}, ${row.leaseUntil ? row.leaseUntil.toISOString() : null}::timestamptz,
             ${at(row.createdAt)}::timestamptz, ${at(row.updatedAt)}::timestamptz)
           returning id
         ),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Context, Span, Tracer } from '@opentelemetry/api';
 import { createActor, type Actor, type AnyEventObject, type InspectionEvent } from 'xstate';
 import type { NewStepRun } from '../db/history.ts';
 import type { WorkflowRow } from '../db/schema.ts';
@@ -16,6 +17,7 @@ import { firstState } from './first-state.ts';
 import { LeaseKeeper } from './leases.ts';
 import type { Logger } from './logger.ts';
 import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowView } from './view.ts';
+import { contextOf, defaultTracer, toTraceparent, traceIdOf } from './tracing.ts';
 import { GroupCommitWriter } from './writer.ts';
 
 export interface EngineDeps {
@@ -41,6 +43,8 @@ export interface EngineDeps {
   migrations?: Readonly<Record<number, SnapshotMigration>>;
   /** The artefact cache the steps read; a create primes it with the tables parsed at upload. */
   artifacts?: ArtifactCache;
+  /** Spans for workflows and waits (default: the global provider's, a no-op unless one is registered). */
+  tracer?: Tracer;
 }
 
 export interface CommittedChange {
@@ -64,6 +68,8 @@ export interface CreateRequest extends SendMeta {
   tables?: Table[];
   options?: WorkflowInput['options'];
   autoStart: boolean;
+  /** The trace context of the request that creates it (its HTTP span, child of an incoming traceparent). */
+  traceContext?: Context;
 }
 
 interface Live {
@@ -74,6 +80,10 @@ interface Live {
   phase: TopPhase;
   changedAt: number;
   correlationId: string | null;
+  /** The workflow's stored traceparent: its spans' parent. */
+  traceParent: string | null;
+  /** The span of the backoff or review wait in progress, ended by the next change. */
+  wait: Span | null;
   createdAt: Date;
   /** Who sent the external event being processed, for the audit row. */
   pendingMeta: SendMeta | null;
@@ -91,8 +101,10 @@ export class WorkflowEngine {
   private stopping = false;
   restoring = false;
   private readonly leases: LeaseKeeper;
+  private readonly tracer: Tracer;
 
   constructor(private readonly deps: EngineDeps) {
+    this.tracer = deps.tracer ?? defaultTracer();
     this.machine = workflowMachine.provide({ actors: deps.steps });
     this.writer = new GroupCommitWriter(deps.store, {
       onRunsLost: (error, count) => deps.logger.warn({ err: error, count }, 'step-run records not stored'),
@@ -156,6 +168,13 @@ export class WorkflowEngine {
     const meta = { correlationId: request.correlationId ?? null, actor: request.actor ?? null };
     const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) });
     const { snapshot } = first;
+    // The workflow's root span: a child of the creating request's span; every step attempt and wait is its child.
+    const root = this.tracer.startSpan(
+      'workflow',
+      { attributes: { 'workflow.id': id, 'workflow.name': request.name, 'workflow.files': request.files.length }, startTime: now },
+      request.traceContext,
+    );
+    const traceParent = toTraceparent(root.spanContext());
     const version = first.transitions.length;
     const auditIds = await this.deps.store.createWorkflow(
       {
@@ -167,6 +186,7 @@ export class WorkflowEngine {
         machineVersion: MACHINE_VERSION,
         version,
         correlationId: meta.correlationId,
+        traceParent,
         owner: this.instanceId,
         leaseUntil: this.leases.leaseUntil(now),
         createdAt: now,
@@ -174,12 +194,12 @@ export class WorkflowEngine {
       },
       first.transitions,
       request.files,
-    );
-    this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, files: request.files.length }, 'workflow created');
+    ).finally(() => root.end());
+    this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, traceId: traceIdOf(traceParent), files: request.files.length }, 'workflow created');
     if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
-    this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, createdAt: now });
-    const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, createdAt: now, updatedAt: now });
+    this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, traceParent, createdAt: now });
+    const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, traceId: traceIdOf(traceParent), createdAt: now, updatedAt: now });
     // The stream hears of a new workflow by its last audit row: START when it started at once, else its creation.
     const last = first.transitions.at(-1)!;
     this.deps.onCommitted?.(view, { auditId: auditIds.at(-1) ?? 0, eventType: last.eventType, fromPhase: last.fromPhase ?? 'pending', toPhase: view.phase, status: view.status });
@@ -207,6 +227,7 @@ export class WorkflowEngine {
     const view = toView(after.value, after.context, {
       version: live.version,
       correlationId: live.correlationId,
+      traceId: traceIdOf(live.traceParent),
       createdAt: live.createdAt,
       updatedAt: new Date(live.changedAt),
     });
@@ -292,7 +313,7 @@ export class WorkflowEngine {
     return loading;
   }
 
-  private restore(row: WorkflowRow): Live {
+  private restore(row: WorkflowRow, options: { afterEviction?: boolean } = {}): Live {
     const snapshot = migrateSnapshot(row.snapshot, row.machineVersion, MACHINE_VERSION, this.deps.migrations);
     if (!snapshot) {
       void this.deps.store.setStatus(row.id, 'needs_migration').catch(() => {});
@@ -305,9 +326,10 @@ export class WorkflowEngine {
       version: row.version,
       persistedJson: JSON.stringify(row.snapshot),
       correlationId: row.correlationId,
+      traceParent: row.traceParent,
       createdAt: row.createdAt,
     });
-    if (row.status === 'running' && isStepPhase(row.phase)) this.recordInterruption(live, row, row.phase);
+    if (!options.afterEviction && row.status === 'running' && isStepPhase(row.phase)) this.recordInterruption(live, row, row.phase);
     return live;
   }
 
@@ -334,6 +356,9 @@ export class WorkflowEngine {
       outcome: 'interrupted',
       error: { code: 'INTERRUPTED', phase, attempt, message, hint: 'Nothing to do: steps are idempotent and the attempt runs again.', at: now.toISOString(), retryable: true },
     });
+    this.tracer
+      .startSpan('workflow restored', { attributes: { 'workflow.id': live.id, 'workflow.phase': phase, 'step.attempt': attempt, 'step.outcome': 'interrupted' } }, contextOf(row.traceParent))
+      .end();
     this.commit(live, {
       event: { type: 'workflow.restored', instance: this.instanceId, interrupted: { phase, attempt, startedAt: startedAt.toISOString() } },
       snapshot,
@@ -347,7 +372,7 @@ export class WorkflowEngine {
   private attach(
     id: string,
     actor: Actor<WorkflowMachine>,
-    init: { version: number; persistedJson: string; correlationId: string | null; createdAt: Date },
+    init: { version: number; persistedJson: string; correlationId: string | null; traceParent: string | null; createdAt: Date },
   ): Live {
     const snapshot = actor.getSnapshot();
     const live: Live = {
@@ -358,6 +383,8 @@ export class WorkflowEngine {
       phase: phaseOf(snapshot.value),
       changedAt: Date.now(),
       correlationId: init.correlationId,
+      traceParent: init.traceParent,
+      wait: null,
       createdAt: init.createdAt,
       pendingMeta: null,
       lastCommit: Promise.resolve(),
@@ -423,6 +450,7 @@ export class WorkflowEngine {
     live.phase = to;
     const durationMs = change.durationMs;
     live.changedAt = now;
+    this.traceWait(live, snapshot, status, now);
     logTransition(this.deps.logger, { workflowId: live.id, correlationId: live.correlationId }, snapshot.context, { from, to, status, durationMs });
     const committed = this.writer.enqueue({
       workflowId: live.id,
@@ -452,6 +480,7 @@ export class WorkflowEngine {
           toView(snapshot.value, snapshot.context, {
             version: expectedVersion + 1,
             correlationId: live.correlationId,
+            traceId: traceIdOf(live.traceParent),
             createdAt: live.createdAt,
             updatedAt: new Date(now),
           }),
@@ -469,10 +498,39 @@ export class WorkflowEngine {
     );
   }
 
+  /** A backoff or a review wait is a span of the workflow's trace, from its start to the next change. */
+  private traceWait(live: Live, snapshot: WorkflowSnapshot, status: WorkflowStatus, now: number): void {
+    live.wait?.end(now);
+    live.wait = null;
+    if (status !== 'backoff' && status !== 'awaiting_review') return;
+    const phase = phaseOf(snapshot.value);
+    const { attempt, wakeAt } = snapshot.context;
+    live.wait = this.tracer.startSpan(
+      status === 'backoff' ? 'wait backoff' : 'wait review',
+      {
+        startTime: now,
+        attributes: {
+          'workflow.id': live.id,
+          'workflow.phase': phase,
+          'step.attempt': attempt,
+          ...(status === 'backoff' && wakeAt !== null ? { 'backoff.delay_ms': Math.max(0, wakeAt - now), 'backoff.wake_at': new Date(wakeAt).toISOString() } : {}),
+        },
+      },
+      contextOf(live.traceParent),
+    );
+  }
+
+  /** The parent context of a workflow's step spans: its stored root span. */
+  traceContext(workflowId: string): Context | undefined {
+    return contextOf(this.live.get(workflowId)?.traceParent);
+  }
+
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
   private evict(live: Live, resume: boolean): void {
     if (live.stopped) return;
     live.stopped = true;
+    live.wait?.end();
+    live.wait = null;
     live.actor.stop();
     if (this.live.get(live.id) === live) this.live.delete(live.id);
     if (resume) this.scheduleResume(live.id);
@@ -493,7 +551,8 @@ export class WorkflowEngine {
     try {
       if (this.live.has(id) || this.stopping) return;
       const row = await this.leases.claim(id);
-      if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row);
+      // Its attempt in flight was stopped here (and recorded as cancelled): not an interruption of the process.
+      if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row, { afterEviction: true });
     } catch (error) {
       this.deps.logger.error({ workflowId: id, err: error }, 'workflow could not be resumed; retrying');
       this.scheduleResume(id);

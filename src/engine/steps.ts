@@ -1,3 +1,4 @@
+import { SpanStatusCode, type Context, type Tracer } from '@opentelemetry/api';
 import { fromPromise } from 'xstate';
 import type { NewStepRun } from '../db/history.ts';
 import type { StepRunRow } from '../db/schema.ts';
@@ -12,6 +13,7 @@ import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { defaultTracer } from './tracing.ts';
 import { readFiles } from './uploads.ts';
 
 /** How one step attempt ended, as its step-run record keeps it. */
@@ -39,6 +41,10 @@ export interface StepDeps {
   artifacts?: ArtifactCache;
   /** When the mapping review asks a person (defaults: confidence 0.7, quarantined share 0.5). */
   review?: ReviewThresholds;
+  /** One span per attempt (default: the global provider's tracer, a no-op unless one is registered). */
+  tracer?: Tracer;
+  /** The parent of a workflow's step spans: its root span (the engine knows it). */
+  traceContext?: (workflowId: string) => Context | undefined;
 }
 
 export interface ReviewThresholds {
@@ -49,7 +55,7 @@ export interface ReviewThresholds {
 }
 
 /** What the engine's wiring hands to the step actors. */
-export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts'>>;
+export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext'>>;
 
 export type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
@@ -273,10 +279,17 @@ function round(n: number): number {
  */
 export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody> = createStepBodies(deps)): Record<Phase, StepLogic> {
   const random = deps.random ?? Math.random;
+  const tracer = deps.tracer ?? defaultTracer();
   const entries = (Object.keys(bodies) as Phase[]).map((phase) => {
     const logic = fromPromise<StepOutput, StepInput>(async ({ input, signal }) => {
-      const log = deps.logger.child({ workflowId: input.workflowId, phase, attempt: input.attempt });
       const startedAt = new Date();
+      const span = tracer.startSpan(
+        `step ${phase}`,
+        { startTime: startedAt, attributes: { 'workflow.id': input.workflowId, 'step.phase': phase, 'step.attempt': input.attempt } },
+        deps.traceContext?.(input.workflowId),
+      );
+      const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
+      const log = deps.logger.child({ workflowId: input.workflowId, phase, attempt: input.attempt, ...(traceId ? { traceId } : {}) });
       const controller = new AbortController();
       const onAbort = () => controller.abort(signal.reason);
       signal.addEventListener('abort', onAbort);
@@ -318,6 +331,12 @@ export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody>
         if (outcome === 'succeeded') log.info(fields, 'step finished');
         else if (outcome === 'cancelled') log.info(fields, 'step cancelled');
         else log.warn({ ...fields, retryable: isAppError(error) ? error.retryable : true }, 'step attempt failed');
+        span.setAttribute('step.outcome', outcome);
+        if (record) {
+          span.setAttribute('error.code', record.code);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: record.message });
+        }
+        span.end(endedAt);
         const run: NewStepRun = { workflowId: input.workflowId, phase, attempt: input.attempt, startedAt, endedAt, outcome, error: record };
         if (deps.recordStepRun) deps.recordStepRun(run);
         else {

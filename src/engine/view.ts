@@ -1,5 +1,6 @@
 import type { AnyStateNode, SnapshotFrom, StateValue } from 'xstate';
 import { STEP_OUTCOMES, type WorkflowRow } from '../db/schema.ts';
+import { traceIdOf } from './tracing.ts';
 import { ASSET_TYPES, CANONICAL_FIELDS } from '../handlers/types.ts';
 import { EVENT_TYPES, workflowMachine, type WorkflowContext, type WorkflowMachine } from '../machine/machine.ts';
 import { COMPLETION_FLAGS, STATUSES, STEP_PHASES, TERMINAL_STATUSES, TOP_PHASES, type CompletionFlag, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
@@ -83,6 +84,8 @@ export interface WorkflowView {
   options: WorkflowContext['options'];
   version: number;
   correlationId: string | null;
+  /** The workflow's trace id (OpenTelemetry), when tracing was on at its creation. */
+  traceId: string | null;
   createdAt: string;
   updatedAt: string;
   raw?: unknown;
@@ -91,6 +94,7 @@ export interface WorkflowView {
 export interface ViewMeta {
   version: number;
   correlationId: string | null;
+  traceId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -113,6 +117,7 @@ export function toView(value: StateValue, context: WorkflowContext, meta: ViewMe
     options: context.options,
     version: meta.version,
     correlationId: meta.correlationId,
+    traceId: meta.traceId,
     createdAt: meta.createdAt.toISOString(),
     updatedAt: meta.updatedAt.toISOString(),
   };
@@ -124,6 +129,7 @@ export function rowToView(row: WorkflowRow, raw: boolean): WorkflowView {
   const view = toView(snapshot.value, snapshot.context, {
     version: row.version,
     correlationId: row.correlationId,
+    traceId: traceIdOf(row.traceParent),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   });

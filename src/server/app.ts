@@ -3,11 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { routePath } from 'hono/route';
+import { contextOf } from '../engine/tracing.ts';
 import { UNSTORABLE_TEXT_MESSAGE, UploadTooLargeError, isStorableText, printable } from '../engine/uploads.ts';
 import { apiKeyAuth } from './auth.ts';
 import type { AppDeps, AppEnv } from './context.ts';
@@ -88,16 +90,28 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const id = given && CORRELATION_ID.test(given) ? given : randomUUID();
     c.set('correlationId', id);
     c.header('X-Correlation-Id', id);
+    // A server span, the child of the caller's W3C traceparent when it sent one.
+    const parent = contextOf(c.req.header('traceparent')) ?? ROOT_CONTEXT;
+    const span = deps.tracer.startSpan(c.req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': c.req.method, 'url.path': c.req.path, 'correlation.id': id } }, parent);
+    c.set('traceContext', trace.setSpan(parent, span));
+    const traceId = span.isRecording() ? span.spanContext().traceId : undefined;
     const started = performance.now();
-    await next();
-    const seconds = (performance.now() - started) / 1000;
-    // The matched route pattern, never the raw path: ids would explode the label set.
-    const route = c.res.status === 404 && !c.req.path.startsWith('/workflows/') ? 'unmatched' : routePath(c, -1);
-    deps.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
-    deps.logger.info(
-      { correlationId: id, method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round(seconds * 1000) },
-      'request',
-    );
+    try {
+      await next();
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      // The matched route pattern, never the raw path: ids would explode the label set.
+      const route = c.res.status === 404 && !c.req.path.startsWith('/workflows/') ? 'unmatched' : routePath(c, -1);
+      deps.metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+      span.updateName(`${c.req.method} ${route}`);
+      span.setAttributes({ 'http.route': route, 'http.response.status_code': c.res.status });
+      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      deps.logger.info(
+        { correlationId: id, ...(traceId ? { traceId } : {}), method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Math.round(seconds * 1000) },
+        'request',
+      );
+    }
   });
 
   app.use(

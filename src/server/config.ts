@@ -95,6 +95,9 @@ const envSchema = z.object({
   INSPECT_PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
   MAPPING_REVIEW_CONFIDENCE: z.coerce.number().min(0).max(1).default(0.7),
   QUARANTINE_REVIEW_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ message: 'must be the base URL of an OTLP/HTTP receiver, e.g. http://localhost:4318' }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ message: 'must be the full URL of an OTLP/HTTP traces receiver, e.g. http://localhost:4318/v1/traces' }).optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).max(200).default('discovery-flow'),
 });
 
 export interface Config {
@@ -120,8 +123,23 @@ export interface Config {
   corsOrigins: string[];
   /** When the mapping review asks a person. */
   review: ReviewThresholds;
+  /** OTLP/HTTP trace export, when an endpoint is set; null: no tracer provider, the API's no-op tracer. */
+  tracing: TracingConfig | null;
   /** Things start-up should say once, in the log: a setting that did not do what it seems to ask. */
   notices: string[];
+}
+
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP/HTTP, JSON). */
+  tracesUrl: string;
+  serviceName: string;
+}
+
+/** The traces URL as the OpenTelemetry spec builds it: the signal's own endpoint as given, else the base one plus /v1/traces. */
+function tracingConfig(tracesEndpoint: string | undefined, endpoint: string | undefined, serviceName: string): TracingConfig | null {
+  if (tracesEndpoint) return { tracesUrl: tracesEndpoint, serviceName };
+  if (endpoint) return { tracesUrl: `${endpoint.replace(/\/+$/, '')}/v1/traces`, serviceName };
+  return null;
 }
 
 export class ConfigError extends Error {}
@@ -159,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
     review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },
+    tracing: tracingConfig(e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, e.OTEL_EXPORTER_OTLP_ENDPOINT, e.OTEL_SERVICE_NAME),
     notices,
   };
 }

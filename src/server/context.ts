@@ -1,3 +1,4 @@
+import type { Context, Tracer } from '@opentelemetry/api';
 import type { z } from 'zod';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
@@ -24,10 +25,13 @@ export interface AppDeps {
   metrics: ServiceMetrics;
   apiKeys: ApiKey[];
   corsOrigins: string[];
+  /** HTTP server spans (and the context a create hands the engine). */
+  tracer: Tracer;
 }
 
 /** `principal` is the API key's name, or null when auth is off. */
-export type AppEnv = { Variables: { correlationId: string; principal: string | null } };
+/** `traceContext` is the request's server span in its context: the parent of the workflow a create makes. */
+export type AppEnv = { Variables: { correlationId: string; principal: string | null; traceContext: Context } };
 
 /** Parses `input` with `schema` or throws a 400 naming the field and the problem. */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {

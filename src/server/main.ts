@@ -13,6 +13,7 @@ import { startInspector } from './inspector.ts';
 import { createLogger } from './logging.ts';
 import { startingResponse } from './starting.ts';
 import { wireService } from './service.ts';
+import { startTelemetry } from './telemetry.ts';
 
 export interface Service {
   url: string;
@@ -50,6 +51,8 @@ export async function startService(config: Config, logger: Logger = createLogger
   });
   const store = createStore(handle.db);
   const inspector = config.inspect.enabled ? await startInspector({ port: config.inspect.port, logger }) : null;
+  const telemetry = config.tracing ? startTelemetry(config.tracing) : null;
+  if (config.tracing) logger.info({ traces: config.tracing.tracesUrl, service: config.tracing.serviceName }, 'exporting traces over OTLP/HTTP');
   const { engine, app } = wireService({
     store,
     logger,
@@ -62,6 +65,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     inspect: inspector?.inspect,
     onActorAttached: inspector?.announce,
     steps: (hooks) => createStepActors({ store, logger, faults: config.faults, review: config.review, ...hooks }),
+    ...(telemetry ? { tracer: telemetry.tracer } : {}),
   });
   ready = app.fetch;
   // Restored in the background: reads work meanwhile, events to a workflow not yet restored get 503.
@@ -82,6 +86,7 @@ export async function startService(config: Config, logger: Logger = createLogger
       await restoring;
       await engine.stop();
       await inspector?.stop();
+      await telemetry?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'traces not flushed'));
       await handle.close();
       lock?.release();
     },

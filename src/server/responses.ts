@@ -52,6 +52,7 @@ export const viewSchema = z
     options: z.record(z.string(), z.unknown()),
     version: z.int().meta({ description: 'Bumped by every persisted change; equals the seq of its latest audit row' }),
     correlationId: z.string().nullable(),
+    traceId: z.string().nullable().meta({ description: 'The OpenTelemetry trace id of the workflow (null when tracing is off)' }),
     createdAt: dateTime,
     updatedAt: dateTime,
     raw: z.unknown().optional().meta({ description: 'The persisted XState snapshot (with ?raw=true)' }),

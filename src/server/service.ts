@@ -11,6 +11,8 @@ import { createApp } from './app.ts';
 import type { ApiKey } from './config.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { IDEMPOTENCY_CLAIM_MS } from './idempotency.ts';
+import type { Tracer } from '@opentelemetry/api';
+import { defaultTracer } from '../engine/tracing.ts';
 import { TransitionFeed } from './feed.ts';
 import { SSE_HEARTBEAT_MS, SSE_RETRY_MS, type StreamOptions } from './stream.ts';
 
@@ -29,6 +31,8 @@ export interface WireOptions {
   leaseMs?: number;
   /** An Idempotency-Key claim still in progress after this long is taken over by a retry (its request died). */
   idempotencyClaimMs?: number;
+  /** Spans of workflows, steps, waits and requests (default: the global provider's tracer, a no-op unless one is registered). */
+  tracer?: Tracer;
   /** SSE heartbeat and retry intervals (defaults: 15 s and 3 s); tests shorten them. */
   sse?: Partial<StreamOptions>;
 }
@@ -36,6 +40,7 @@ export interface WireOptions {
 /** Wires engine, metrics, transition feed and HTTP app around a store: shared by main and the tests. */
 export function wireService(options: WireOptions) {
   const feed = new TransitionFeed();
+  const tracer = options.tracer ?? defaultTracer();
   // One cache for the steps and for creates, which hand it the tables parsed at upload.
   const artifacts = new ArtifactCache(options.store);
   // The gauge reads the engine lazily, at scrape time.
@@ -47,7 +52,10 @@ export function wireService(options: WireOptions) {
       // The engine exists by the time a step runs.
       recordStepRun: (run) => engine.recordStepRun(run),
       artifacts,
+      tracer,
+      traceContext: (id) => engine.traceContext(id),
     }),
+    tracer,
     artifacts,
     logger: options.logger,
     inspect: options.inspect,
@@ -92,6 +100,7 @@ export function wireService(options: WireOptions) {
     metrics,
     apiKeys: options.apiKeys ?? [],
     corsOrigins: options.corsOrigins ?? [],
+    tracer,
   });
   return { engine, queries, app, feed, metrics };
 }

@@ -278,6 +278,7 @@ export function workflowRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
         autoStart: request.autoStart,
         correlationId: c.get('correlationId'),
         actor: c.get('principal'),
+        traceContext: c.get('traceContext'),
       });
       c.header('Location', `/workflows/${view.id}`);
       return c.json(view, 201);
