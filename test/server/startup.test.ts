@@ -112,9 +112,11 @@ describe('start-up', () => {
     dirs.push(dataDir);
     const env = { DATA_DIR: dataDir, DATABASE_URL: '', FAULT_INJECTION: 'slow=1,slowMs=5000' };
     const first = await startServer(env);
+    const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const res = await fetch(`${first.url}/workflows?name=listen${i}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nweb01\n' });
       expect(res.status).toBe(201);
+      ids.push(((await res.json()) as { id: string }).id);
     }
     expect(await stopServer(first, 'SIGKILL')).toBeNull();
 
@@ -129,6 +131,20 @@ describe('start-up', () => {
     const order = second.lines.map((l) => (l.includes('discovery flow listening') ? 'listening' : l.includes('unfinished workflows restored') ? 'restored' : null)).filter(Boolean);
     expect(order).toEqual(['listening', 'restored']);
     expect(second.lines.join('\n')).toContain('"restored":5');
+    // The kill -9 left a trace: each workflow's audit has the restore with the interrupted attempt, and that attempt's run is closed.
+    for (const id of ids) {
+      type History = { items: { eventType: string; event: { interrupted?: { phase: string; attempt: number } } }[] };
+      const history = await poll(
+        async () => (await (await fetch(`${url}/workflows/${id}/history`)).json()) as History,
+        (h) => h.items.some((i) => i.eventType === 'workflow.restored'),
+        30_000,
+      );
+      expect(history.items.find((i) => i.eventType === 'workflow.restored')!.event.interrupted).toEqual(
+        expect.objectContaining({ phase: 'data_source_analysis', attempt: 1 }),
+      );
+      const steps = (await (await fetch(`${url}/workflows/${id}/steps`)).json()) as { items: { phase: string; attempt: number; outcome: string }[] };
+      expect(steps.items[0]).toMatchObject({ phase: 'data_source_analysis', attempt: 1, outcome: 'interrupted' });
+    }
     expect(await stopServer(second, 'SIGTERM')).toBe(0);
   }, 120_000);
 
