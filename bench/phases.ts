@@ -13,7 +13,7 @@ import {
   type PhaseDatabase,
 } from './database.ts';
 import { collectGarbage, runWorkflows, seconds, startBenchService } from './harness.ts';
-import { eventLoad, floorCommitsPerSec, floorLatency, round3, type EventLoad, type Percentiles } from './load.ts';
+import { eventLoad, floorCommitsPerSec, floorLatency, percentiles, round3, type EventLoad, type Percentiles } from './load.ts';
 import type { Sizes } from './options.ts';
 
 export interface PhaseContext {
@@ -91,6 +91,10 @@ export interface PipelineResult {
     /** Pipeline time over parse-only time. */
     ratio: number;
     peakRssBytes: number;
+    /** Peak RSS above the idle service (database open, nothing run), scaled to 100,000 rows of the export. */
+    peakRssMbPer100kRows: number;
+    /** While the big export runs: /healthz over loopback HTTP every 100 ms, and a 100-row workflow started 1 s in. */
+    underLoad: { healthz: Percentiles; smallWorkflowSeconds: number };
     phases: Record<Phase, PipelinePhaseTime>;
   };
   snapshot: { bytes100: number; bytes100k: number; smallRows: number; largeRows: number; storedBytes100k: number };
@@ -333,6 +337,7 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
   const { sizes } = ctx;
   const db = await openPhaseDatabase(ctx.target);
   const service = startBenchService(db, { logger: ctx.logger, steps: 'real' });
+  const idleRssBytes = process.memoryUsage().rss;
   try {
     ctx.progress(`pipeline: ${sizes.snapshotSmallRows} rows`);
     const smallRun = await pipelineRun(db, service, sizes.snapshotSmallRows);
@@ -348,9 +353,20 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
     }
     const parseOnlySeconds = parseTimes.sort((a, b) => a - b)[1]!;
     await collectGarbage();
-    ctx.progress(`pipeline: ${sizes.pipelineRows} rows through six steps`);
-    const largeRun = await pipelineRun(db, service, sizes.pipelineRows, content);
+    ctx.progress(`pipeline: ${sizes.pipelineRows} rows through six steps, /healthz sampled meanwhile`);
+    const url = await service.listen();
+    const probe = sampleHealthz(url);
+    const small = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const started = performance.now();
+      await runWorkflows(service, 1, { concurrency: 1, files: [{ name: 'small.csv', format: 'csv', content: utf8(generateLargeExport(100, 7)) }] });
+      return seconds(started);
+    })();
+    const largeRun = await pipelineRun(db, service, sizes.pipelineRows, content).finally(() => probe.stop());
+    const healthz = await probe.done;
+    const smallWorkflowSeconds = await small;
     const rows = sizes.pipelineRows;
+    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
     const phases = Object.fromEntries(
       STEP_PHASES.map((phase) => {
         const s = largeRun.phaseSeconds[phase] ?? Number.NaN;
@@ -366,7 +382,9 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
         parseOnlySeconds: round3(parseOnlySeconds),
         parseOnlyRowsPerSec: Math.round(rows / parseOnlySeconds),
         ratio: round3(largeRun.seconds / parseOnlySeconds),
-        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        peakRssBytes,
+        peakRssMbPer100kRows: Math.round((peakRssBytes - idleRssBytes) / 1048576 / (rows / 100_000)),
+        underLoad: { healthz, smallWorkflowSeconds: round3(smallWorkflowSeconds) },
         phases,
       },
       snapshot: {
@@ -381,6 +399,23 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
     await service.stop();
     await db.close();
   }
+}
+
+/** GETs /healthz every 100 ms (one at a time) until stopped; the event loop's stalls show up as its latency. */
+function sampleHealthz(url: string): { stop: () => void; done: Promise<Percentiles> } {
+  let running = true;
+  const done = (async () => {
+    const samples: number[] = [];
+    while (running) {
+      const started = performance.now();
+      const res = await fetch(`${url}/healthz`);
+      await res.arrayBuffer();
+      samples.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return percentiles(samples);
+  })();
+  return { stop: () => (running = false), done };
 }
 
 async function pipelineRun(db: PhaseDatabase, service: ReturnType<typeof startBenchService>, rows: number, content = utf8(generateLargeExport(rows))) {

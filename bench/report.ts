@@ -87,6 +87,8 @@ function targets(r: BenchResults): Target[] {
   add('restore 10,000 (s)', r.scale?.restoreSeconds10k, '< 10 s', (v) => v < 10);
   add('linear: 10x workflows / 10x time', r.linear?.ratio, '<= 1.2', (v) => v <= 1.2);
   add('pipeline time / parse-only time', r.pipeline?.ratio, '<= 5x', (v) => v <= 5);
+  add('/healthz p99 during the pipeline (ms)', r.pipeline?.underLoad.healthz.p99, '<= 200 ms', (v) => v <= 200);
+  add('small workflow during the pipeline (s)', r.pipeline?.underLoad.smallWorkflowSeconds, '< 5 s', (v) => v < 5);
   add('snapshot at 100k rows (bytes)', r.snapshot?.bytes100k, '< 16 KB', (v) => v < 16 * 1024);
   return list;
 }
@@ -112,6 +114,10 @@ export const REQUIRED_FIELDS = [
   'linear.ratio',
   'pipeline.rowsPerSec',
   'pipeline.parseOnlyRowsPerSec',
+  'pipeline.peakRssMbPer100kRows',
+  'pipeline.underLoad.healthz.p50',
+  'pipeline.underLoad.healthz.p99',
+  'pipeline.underLoad.smallWorkflowSeconds',
   'snapshot.bytes100',
   'snapshot.bytes100k',
 ] as const;
@@ -196,7 +202,10 @@ export function renderTable(r: BenchResults): string {
     rows.push(['  rows/s end to end', fmt(p.rowsPerSec, 0), fmt(p.parseOnlyRowsPerSec, 0), '', '']);
     rows.push(['  seconds end to end', fmt(p.seconds), fmt(p.parseOnlySeconds), `${fmt(p.ratio)}x`, target('pipeline time / parse-only time')]);
     for (const [phase, time] of Object.entries(p.phases)) rows.push([`    ${phase} rows/s (s)`, `${fmt(time.rowsPerSec, 0)} (${fmt(time.seconds)})`, '', '', '']);
-    rows.push(['  peak RSS (MB)', fmt(p.peakRssBytes / 1048576, 0), '', '', '']);
+    rows.push(['  peak RSS (MB) | above idle, per 100k rows', `${fmt(p.peakRssBytes / 1048576, 0)} | ${fmt(p.peakRssMbPer100kRows, 0)}`, '', '', '']);
+    const h = p.underLoad.healthz;
+    rows.push(['  under load: /healthz p50 | p99 | max (ms)', `${fmt(h.p50)} | ${fmt(h.p99)} | ${fmt(h.max)}`, '', '', target('/healthz p99 during the pipeline (ms)')]);
+    rows.push(['  under load: 100-row workflow started meanwhile (s)', fmt(p.underLoad.smallWorkflowSeconds), '', '', target('small workflow during the pipeline (s)')]);
   }
   if (r.snapshot) {
     section('6. persisted snapshot (JSON bytes)');
