@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, getTableName, gt, sql } from 'drizzle-orm';
 import { toSnakeCase } from 'drizzle-orm/casing';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { rowsOf, type Database } from './client.ts';
+import { copyReplace, pgPoolOf } from './copy.ts';
 import { keysetPage, type Page, type PageRequest } from './paging.ts';
 import { assets, dependencies, type AssetRow, type DependencyRow } from './schema.ts';
 
@@ -52,17 +53,31 @@ export function inventoryStore(db: Database) {
     const { createdAt: _created, updatedAt: _updated, ...written } = getTableColumns(table);
     // Column names are camelCase in the schema and snake_case in the database (casing 'snake_case').
     const columns = Object.entries(written).map(([field, column]) => ({ field, name: toSnakeCase(column.name), type: column.getSQLType(), column }));
-    const names = sql.raw(columns.map((c) => `"${c.name}"`).join(', '));
+    const nameList = columns.map((c) => `"${c.name}"`).join(', ');
+    const names = sql.raw(nameList);
     const definition = sql.raw(columns.map((c) => `"${c.name}" ${c.type}`).join(', '));
     // Every payload column takes the incoming value; only rows whose content hash changed are touched.
-    const set = sql.raw(
-      columns
-        .filter((c) => c.column !== keyColumn && c.field !== 'workflowId')
-        .map((c) => `"${c.name}" = excluded."${c.name}"`)
-        .concat('"updated_at" = now()')
-        .join(', '),
-    );
-    const keyName = sql.raw(`"${columns.find((c) => c.column === keyColumn)!.name}"`);
+    const setList = columns
+      .filter((c) => c.column !== keyColumn && c.field !== 'workflowId')
+      .map((c) => `"${c.name}" = excluded."${c.name}"`)
+      .concat('"updated_at" = now()')
+      .join(', ');
+    const set = sql.raw(setList);
+    const keyQuoted = `"${columns.find((c) => c.column === keyColumn)!.name}"`;
+    const keyName = sql.raw(keyQuoted);
+    const pool = pgPoolOf(db);
+    if (pool) {
+      const tableName = getTableName(table);
+      return copyReplace(pool, {
+        table: tableName,
+        key: keyQuoted,
+        names: nameList,
+        set: setList,
+        columns: columns.map((c) => ({ field: c.field, json: c.type === 'jsonb' })),
+        workflowId,
+        rows: rows.map(({ row }) => ({ ...row, workflowId, contentHash: hashOf(row) }) as Record<string, unknown>),
+      });
+    }
     return db.transaction(async (tx) => {
       const counts: UpsertCounts = { inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
       for (let i = 0; i < rows.length; i += UPSERT_BATCH) {

@@ -140,6 +140,25 @@ for (const driver of DRIVERS) {
       ]);
     });
 
+    it('stores every character a text or JSON value can hold, unchanged (COPY text escapes on Postgres)', async () => {
+      const id = await seedWorkflow(store);
+      const awkward = 'tab\there\nnew line\r\\N back\\slash "quoted" \\ é 漢字 🙂 ,;|';
+      const row = {
+        assetKey: `key ${awkward}`,
+        name: awkward,
+        assetType: 'server',
+        assetSubtype: null,
+        environment: '\\N',
+        osFamily: '',
+        application: null,
+        data: { text: awkward, nested: [awkward, null, 1.5, { '\\N': '\t' }], empty: '' },
+      };
+      expect(await store.replaceAssets(id, [row])).toEqual({ inserted: 1, updated: 0, unchanged: 0, deleted: 0 });
+      const [stored] = (await store.listAssets(id, { limit: 10 })).items;
+      expect(stored).toMatchObject(row);
+      expect(await store.replaceAssets(id, [row])).toEqual({ inserted: 0, updated: 0, unchanged: 1, deleted: 0 });
+    });
+
     it('replaces dependency edges idempotently', async () => {
       const id = await seedWorkflow(store);
       const edge = { edgeKey: 'flow|a|b|tcp|443', sourceKey: 'a', targetKey: 'b', type: 'connects_to', origin: 'flow', port: 443, count: 3, data: {} };
