@@ -267,6 +267,8 @@ describe('web console in Chromium', () => {
     await page.locator('[data-testid="dependency-graph"][data-state="ready"]').waitFor({ timeout: 15_000 });
     // web01, db01, app01, the applications shop and crm, and the unresolved ext.example.com.
     expect(await graph.getAttribute('data-nodes')).toBe('6');
+    // Cytoscape draws on its canvases just after the graph reports ready (and again if a late stream message re-renders it).
+    await graph.locator('canvas').first().waitFor({ timeout: 15_000 });
     expect(await graph.locator('canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('.asset-table tbody tr').count()).toBe(3);
     await page.getByLabel('OS family').selectOption('windows');
