@@ -115,7 +115,9 @@ export function documentConfig(options: DocumentOptions) {
         (options.apiKeys ? 'Send Authorization: Bearer <token> on every request except /healthz, /openapi.json and /docs.' : 'API keys are off on this instance: no authorization needed.'),
       license: { name: 'Proprietary', url: `${options.origin}/docs` },
     },
-    servers: [{ url: options.origin, description: 'This instance' }],
+    // Relative: the instance that served this document, whatever name or proxy the client reached it by
+    // (an absolute http://localhost:3000 would also fail redocly's no-server-example.com rule).
+    servers: [{ url: '/', description: 'This instance' }],
     tags: TAGS.map((t) => ({ ...t })),
   };
 }
