@@ -31,6 +31,9 @@ export interface OpenOptions {
   onConnectionLost?: (error: Error) => void;
 }
 
+/** The advisory lock key that serialises migrations between instances (any constant; this spells "dflow"). */
+export const MIGRATION_LOCK_KEY = 0x64666c6f77;
+
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 /** Opens PostgreSQL through `pg` when a URL is given, else embedded PGlite (in memory when dataDir is null). */
@@ -46,8 +49,12 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
       client.on('error', () => {});
       await client.connect();
       try {
+        // Instances started together would race on CREATE TABLE/TYPE: one migrates, the others wait here,
+        // then find every migration applied. A session lock, freed when this connection ends whatever happens.
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
         const { migrate: run } = await import('drizzle-orm/node-postgres/migrator');
         await run(drizzle(client, { schema, casing: 'snake_case' }), { migrationsFolder: MIGRATIONS_FOLDER });
+        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
       } finally {
         await client.end();
       }
