@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Pool, PoolClient } from 'pg';
+import { listenOn, silentBus, type Bus } from './bus.ts';
 import * as schema from './schema.ts';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -8,6 +9,8 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface DatabaseHandle {
   db: Database;
   kind: 'postgres' | 'pglite';
+  /** Opens the notification bus of the instances sharing this database (silent on PGlite: one process only). */
+  listen(onLost?: (error: Error) => void): Promise<Bus>;
   close(): Promise<void>;
 }
 
@@ -69,7 +72,12 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
     });
     guardPool(pool, options.onConnectionLost ?? (() => {}));
     const db = drizzle(pool, { schema, casing: 'snake_case' });
-    return { db: db as unknown as Database, kind: 'postgres', close: () => pool.end() };
+    return {
+      db: db as unknown as Database,
+      kind: 'postgres',
+      listen: (onLost) => listenOn(config.url, { connectTimeoutMs: timeouts.connectMs, onLost }),
+      close: () => pool.end(),
+    };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
@@ -79,7 +87,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
     const { migrate: run } = await import('drizzle-orm/pglite/migrator');
     await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
   }
-  return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
+  return { db: db as unknown as Database, kind: 'pglite', listen: async () => silentBus(), close: () => client.close() };
 }
 
 /** The rows of a raw `db.execute` result: both drivers return `{ rows }`. */

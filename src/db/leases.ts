@@ -1,38 +1,86 @@
 import { and, eq, inArray, isNull, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../machine/table.ts';
 import { rowsOf, type Database } from './client.ts';
-import { workflows, type WorkflowRow } from './schema.ts';
+import { instances, workflows, type WorkflowRow } from './schema.ts';
 
-/** A workflow another instance does not hold: no owner, ours, or a lease that ran out. */
-function claimable(owner: string): SQL {
-  return or(isNull(workflows.owner), eq(workflows.owner, owner), lt(workflows.leaseUntil, sql`now()`))!;
+/**
+ * A workflow no live instance holds: no owner, ours, a lease that ran out, or an owner whose heartbeat
+ * is older than `deadAfterMs` (it died: its workflows are taken over at once, not lease by lease). An
+ * owner with no instance row at all (an older version) keeps its workflows until their leases run out.
+ */
+function claimable(owner: string, deadAfterMs: number): SQL {
+  return or(
+    isNull(workflows.owner),
+    eq(workflows.owner, owner),
+    lt(workflows.leaseUntil, sql`now()`),
+    sql`exists (select 1 from ${instances} where ${instances.id} = ${workflows.owner} and ${instances.heartbeatAt} < now() - ${deadAfterMs} * interval '1 millisecond')`,
+  )!;
 }
+
+/** Statuses whose workflows wait for a person and use no capacity: every instance may hold any number. */
+const WAITING_STATUSES = ['awaiting_review'] as const;
 
 function leaseUntil(leaseMs: number): SQL {
   return sql`now() + ${leaseMs} * interval '1 millisecond'`;
+}
+
+/** How long an instance may stay silent before its workflows are taken over (INSTANCE_TIMEOUT_SECONDS). */
+export const DEFAULT_DEAD_AFTER_MS = 10_000;
+
+export interface ClaimOptions {
+  /** An owner whose heartbeat is older than this is dead. */
+  deadAfterMs?: number;
+  /** At most this many busy (not waiting) workflows are claimed. */
+  busyLimit?: number;
+  /** Also claim workflows marked needs_migration (at start-up, when the code may have learnt their version). */
+  includeNeedsMigration?: boolean;
+  /** Leave the rows `owner` already holds (the periodic adoption: those run here already). */
+  excludeOwn?: boolean;
+}
+
+/** A raw row as drizzle's typed queries return it (timestamps as dates). */
+function normaliseRow(row: WorkflowRow): WorkflowRow {
+  const date = (v: unknown) => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+  return { ...row, leaseUntil: date(row.leaseUntil), createdAt: date(row.createdAt)!, updatedAt: date(row.updatedAt)! };
 }
 
 /** Leases: which instance runs which workflow, and until when its claim holds without renewal. */
 export function leaseStore(db: Database) {
   return {
     /**
-     * Claims every unfinished workflow that no live instance holds (no owner, our own, or an expired
-     * lease) and returns the claimed rows: the ones this instance must restore.
+     * Claims the unfinished workflows no live instance holds and returns the claimed rows: the ones this
+     * instance must restore. Waiting ones (at the review) are all taken; busy ones at most `busyLimit`,
+     * oldest first, skipping rows another instance is claiming this moment (SKIP LOCKED), so several
+     * instances share them instead of queueing on each other's row locks.
      */
-    async claimUnfinished(owner: string, leaseMs: number): Promise<WorkflowRow[]> {
-      return db
-        .update(workflows)
-        .set({ owner, leaseUntil: leaseUntil(leaseMs) })
-        .where(and(notInArray(workflows.status, [...TERMINAL_STATUSES]), claimable(owner)))
-        .returning();
+    async claimUnfinished(owner: string, leaseMs: number, options: ClaimOptions = {}): Promise<WorkflowRow[]> {
+      const deadAfterMs = options.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS;
+      const skip = [...TERMINAL_STATUSES, ...WAITING_STATUSES, ...(options.includeNeedsMigration ? [] : ['needs_migration'])];
+      const free = options.excludeOwn ? and(claimable(owner, deadAfterMs), sql`${workflows.owner} is distinct from ${owner}`)! : claimable(owner, deadAfterMs);
+      const limit = Math.max(0, Math.floor(options.busyLimit ?? 1_000_000));
+      return rowsOf<WorkflowRow>(
+        await db.execute(sql`
+          with waiting as (
+            select id from ${workflows} where status in (${sql.join(WAITING_STATUSES.map((s) => sql`${s}`), sql`, `)}) and ${free}
+            for update skip locked
+          ),
+          busy as (
+            select id from ${workflows} where status not in (${sql.join(skip.map((s) => sql`${s}`), sql`, `)}) and ${free}
+            order by created_at limit ${limit} for update skip locked
+          )
+          update ${workflows} set owner = ${owner}, lease_until = ${leaseUntil(leaseMs)}
+          where id in (select id from waiting union all select id from busy)
+          returning id, name, phase, status, snapshot, machine_version as "machineVersion", version, correlation_id as "correlationId",
+            trace_parent as "traceParent", owner, lease_until as "leaseUntil", created_at as "createdAt", updated_at as "updatedAt"`),
+      ).map(normaliseRow);
     },
 
     /** Claims one workflow for `owner`; null when it does not exist, is completed, or another live instance holds it. */
-    async claim(id: string, owner: string, leaseMs: number): Promise<WorkflowRow | null> {
+    async claim(id: string, owner: string, leaseMs: number, deadAfterMs = DEFAULT_DEAD_AFTER_MS): Promise<WorkflowRow | null> {
       const [row] = await db
         .update(workflows)
         .set({ owner, leaseUntil: leaseUntil(leaseMs) })
-        .where(and(eq(workflows.id, id), ne(workflows.status, 'completed'), claimable(owner)))
+        .where(and(eq(workflows.id, id), ne(workflows.status, 'completed'), claimable(owner, deadAfterMs)))
         .returning();
       return row ?? null;
     },

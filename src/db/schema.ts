@@ -171,6 +171,43 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_created_idx').on(t.createdAt)],
 );
 
+/** The service instances sharing this database: each writes its heartbeat every INSTANCE_HEARTBEAT_SECONDS. */
+export const instances = pgTable('instances', {
+  id: text().primaryKey(),
+  /** Where it answers (for /healthz and logs); informative only. */
+  url: text(),
+  startedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  heartbeatAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** Where an inbox event stands: waiting for its holder, being applied, answered, or taken back by its sender. */
+export type InboxState = 'pending' | 'taken' | 'done' | 'withdrawn';
+
+/**
+ * Events that reached an instance not holding their workflow: the holder applies them in order and
+ * stores the answer it would have given (status and body), which the receiving instance returns.
+ */
+export const workflowInbox = pgTable(
+  'workflow_inbox',
+  {
+    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    event: jsonb().notNull(),
+    correlationId: text(),
+    actor: text(),
+    fromInstance: text().notNull(),
+    state: text().$type<InboxState>().notNull().default('pending'),
+    takenBy: text(),
+    outcomeStatus: integer(),
+    outcome: jsonb(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    doneAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('workflow_inbox_workflow_idx').on(t.workflowId, t.id), index('workflow_inbox_created_idx').on(t.createdAt)],
+);
+
 export type WorkflowRow = typeof workflows.$inferSelect;
 export type NewWorkflowRow = typeof workflows.$inferInsert;
 export type TransitionRow = typeof workflowTransitions.$inferSelect;
@@ -180,3 +217,5 @@ export type ArtifactRow = typeof artifacts.$inferSelect;
 export type StepRunRow = typeof stepRuns.$inferSelect;
 export type AssetRow = typeof assets.$inferSelect;
 export type DependencyRow = typeof dependencies.$inferSelect;
+export type InstanceRow = typeof instances.$inferSelect;
+export type InboxRow = typeof workflowInbox.$inferSelect;

@@ -1,4 +1,5 @@
 import { artifactStore, type ArtifactStore } from './artifacts.ts';
+import { clusterStore, type ClusterStore } from './cluster.ts';
 import type { Database } from './client.ts';
 import { historyStore, type HistoryStore } from './history.ts';
 import { idempotencyStore, type IdempotencyStore } from './idempotency.ts';
@@ -14,7 +15,8 @@ export type WorkflowStore = { readonly db: Database } & WorkflowRowStore &
   HistoryStore &
   ArtifactStore &
   InventoryStore &
-  StatsStore;
+  StatsStore &
+  ClusterStore;
 
 export function createStore(db: Database): WorkflowStore {
   const history = historyStore(db);
@@ -27,5 +29,6 @@ export function createStore(db: Database): WorkflowStore {
     ...artifactStore(db),
     ...inventoryStore(db),
     ...statsStore(db),
+    ...clusterStore(db),
   };
 }

@@ -11,11 +11,14 @@ import { TERMINAL_STATUSES, isStepPhase, type Phase, type TopPhase, type Workflo
 import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.ts';
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import type { ArtifactCache } from './artifacts.ts';
-import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, WorkflowBusyError, WorkflowNotFoundError } from './errors.ts';
+import type { Bus } from '../db/bus.ts';
+import { CHANNELS } from '../db/cluster.ts';
+import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, WorkflowNotFoundError } from './errors.ts';
 import { logTransition, sanitizeEvent } from './events.ts';
 import { firstState } from './first-state.ts';
 import { LeaseKeeper } from './leases.ts';
 import type { Logger } from './logger.ts';
+import { AdoptedSignal, InboxRelay } from './relay.ts';
 import { phaseOf, statusOf, toView, type WorkflowSnapshot, type WorkflowView } from './view.ts';
 import { contextOf, defaultTracer, toTraceparent, traceIdOf } from './tracing.ts';
 import { GroupCommitWriter } from './writer.ts';
@@ -45,6 +48,18 @@ export interface EngineDeps {
   artifacts?: ArtifactCache;
   /** Spans for workflows and waits (default: the global provider's, a no-op unless one is registered). */
   tracer?: Tracer;
+  /** Notifications from the other instances on the same database (inbox, free work); none on PGlite. */
+  bus?: Bus;
+  /** Where this instance answers, for the instance table. */
+  instanceUrl?: string;
+  /** How often this instance writes its heartbeat. */
+  heartbeatMs?: number;
+  /** An instance silent this long is dead: its workflows are taken over. */
+  deadAfterMs?: number;
+  /** At most this many workflows run steps here at once; more wait in the table for an instance with room. */
+  concurrency?: number;
+  /** How long an event relayed to another instance waits for its answer. */
+  relayWaitMs?: number;
 }
 
 export interface CommittedChange {
@@ -94,7 +109,7 @@ interface Live {
 /** Owns the live actors: creates, restores, sends, and persists every change through the group writer. */
 export class WorkflowEngine {
   private readonly live = new Map<string, Live>();
-  private readonly loading = new Map<string, Promise<Live>>();
+  private readonly loading = new Map<string, Promise<Live | { holder: string }>>();
   private readonly machine: WorkflowMachine;
   private readonly writer: GroupCommitWriter;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
@@ -102,6 +117,14 @@ export class WorkflowEngine {
   restoring = false;
   private readonly leases: LeaseKeeper;
   private readonly tracer: Tracer;
+  private readonly relay: InboxRelay;
+  private readonly bus: Bus | undefined;
+  private registered: Promise<void>;
+  /** Whether unowned work may be waiting in the table (a notification said so, or a claim came back full). */
+  private workWaiting = true;
+  private filling: Promise<void> | null = null;
+  private fillTimer: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly deps: EngineDeps) {
     this.tracer = deps.tracer ?? defaultTracer();
@@ -122,9 +145,67 @@ export class WorkflowEngine {
         deps.logger.warn({ workflowId: id }, 'lease lost to another instance; actor stopped here');
         this.evict(live, false);
       },
-      adopt: async () => (await this.restoreAll({ quiet: true })).restored,
-      onBeat: () => this.evictIdleFailed(),
+      heartbeatMs: deps.heartbeatMs,
+      deadAfterMs: deps.deadAfterMs,
+      heartbeat: () => deps.store.heartbeat(this.instanceId, deps.instanceUrl ?? null),
+      adopt: async () => (this.restoring ? 0 : (await this.restoreAll({ quiet: true })).restored),
+      onBeat: (beat) => {
+        this.evictIdleFailed();
+        this.relay.drain();
+        // Once a minute or so: instances silent for a day, answered inbox events older than an hour.
+        if (beat % 30 === 0) {
+          void deps.store.forgetInstances(24 * 3_600_000).catch(() => {});
+          void deps.store.expireInbox(3_600_000).catch(() => {});
+        }
+      },
     });
+    this.bus = deps.bus;
+    this.relay = new InboxRelay({
+      store: deps.store,
+      bus: deps.bus ?? { subscribe: () => () => {}, onListening: () => () => {}, listening: false, close: async () => {} },
+      logger: deps.logger,
+      instanceId: this.leases.instanceId,
+      waitMs: deps.relayWaitMs,
+      apply: (id, event, meta) => this.send(id, event, meta),
+      adopt: async (id) => this.live.has(id) || (await this.leases.claim(id)) !== null,
+    });
+    this.unsubscribe =
+      deps.bus?.subscribe((channel, payload) => {
+        if (channel === CHANNELS.work && payload !== this.instanceId) {
+          this.workWaiting = true;
+          this.scheduleFill(0);
+        }
+      }) ?? (() => {});
+    this.registered = this.leases.register().catch((error: unknown) => deps.logger.warn({ err: error }, 'instance not registered yet; the next heartbeat tries again'));
+  }
+
+  /** How many live workflows are running steps (not waiting for a person): what the concurrency limit counts. */
+  get busyCount(): number {
+    let n = 0;
+    for (const live of this.live.values()) if (this.isBusy(live)) n += 1;
+    return n;
+  }
+
+  private isBusy(live: Live): boolean {
+    const status = statusOf(live.actor.getSnapshot().value);
+    return status !== 'awaiting_review' && status !== 'failed' && status !== 'completed';
+  }
+
+  private get capacity(): number {
+    return Math.max(0, (this.deps.concurrency ?? 256) - this.busyCount);
+  }
+
+  /** Claims waiting unowned work up to the free capacity, soon (debounced). */
+  private scheduleFill(delayMs: number): void {
+    if (this.stopping || this.fillTimer || !this.workWaiting) return;
+    this.fillTimer = setTimeout(() => {
+      this.fillTimer = null;
+      if (this.filling) return this.scheduleFill(50);
+      this.filling = this.restoreAll({ quiet: true })
+        .then(() => undefined, (error: unknown) => this.deps.logger.warn({ err: error }, 'free work not claimed'))
+        .finally(() => (this.filling = null));
+    }, delayMs);
+    this.fillTimer.unref();
   }
 
   get instanceId(): string {
@@ -176,6 +257,8 @@ export class WorkflowEngine {
     );
     const traceParent = toTraceparent(root.spanContext());
     const version = first.transitions.length;
+    // Full: the workflow waits in the table, unowned, for whichever instance has room first.
+    const queued = request.autoStart && this.capacity === 0;
     const auditIds = await this.deps.store.createWorkflow(
       {
         id,
@@ -187,8 +270,8 @@ export class WorkflowEngine {
         version,
         correlationId: meta.correlationId,
         traceParent,
-        owner: this.instanceId,
-        leaseUntil: this.leases.leaseUntil(now),
+        owner: queued ? null : this.instanceId,
+        leaseUntil: queued ? null : this.leases.leaseUntil(now),
         createdAt: now,
         updatedAt: now,
       },
@@ -196,20 +279,52 @@ export class WorkflowEngine {
       request.files,
     ).finally(() => root.end());
     this.deps.logger.info({ workflowId: id, correlationId: request.correlationId, traceId: traceIdOf(traceParent), files: request.files.length }, 'workflow created');
-    if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
-    const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
-    this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, traceParent, createdAt: now });
     const view = toView(snapshot.value, snapshot.context, { version, correlationId: meta.correlationId, traceId: traceIdOf(traceParent), createdAt: now, updatedAt: now });
     // The stream hears of a new workflow by its last audit row: START when it started at once, else its creation.
     const last = first.transitions.at(-1)!;
-    this.deps.onCommitted?.(view, { auditId: auditIds.at(-1) ?? 0, eventType: last.eventType, fromPhase: last.fromPhase ?? 'pending', toPhase: view.phase, status: view.status });
+    const change = { auditId: auditIds.at(-1) ?? 0, eventType: last.eventType, fromPhase: last.fromPhase ?? 'pending', toPhase: view.phase, status: view.status };
+    if (queued) {
+      this.deps.logger.info({ workflowId: id }, 'concurrency limit reached: workflow queued for an instance with room');
+      this.workWaiting = true;
+      void this.deps.store.notify(CHANNELS.work, this.instanceId).catch(() => {});
+      this.deps.onCommitted?.(view, change);
+      return view;
+    }
+    if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
+    const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
+    this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, traceParent, createdAt: now });
+    this.deps.onCommitted?.(view, change);
     return view;
   }
 
   /** Applies an event and resolves with the view once the resulting change is durable. */
   async send(id: string, event: WorkflowEvent, meta: SendMeta = {}): Promise<WorkflowView> {
     if (this.stopping) throw new PersistenceError(new Error('engine stopping'), { neverSent: true });
-    const live = await this.acquire(id, event.type);
+    const acquired = await this.acquire(id, event.type);
+    if ('holder' in acquired) {
+      // Another live instance runs it: the event goes through the inbox, the answer is the holder's.
+      try {
+        return await this.relay.deliver(id, acquired.holder, event, { correlationId: meta.correlationId ?? null, actor: meta.actor ?? null });
+      } catch (error) {
+        if (!(error instanceof AdoptedSignal)) throw error;
+        const adopted = await this.acquire(id, event.type);
+        if ('holder' in adopted) throw new PersistenceError(new Error('workflow taken over by a third instance'));
+        if (!error.applied) return this.sendLocal(adopted, event, meta);
+        const current = adopted.actor.getSnapshot();
+        return toView(current.value, current.context, {
+          version: adopted.version,
+          correlationId: adopted.correlationId,
+          traceId: traceIdOf(adopted.traceParent),
+          createdAt: adopted.createdAt,
+          updatedAt: new Date(adopted.changedAt),
+        });
+      }
+    }
+    return this.sendLocal(acquired, event, meta);
+  }
+
+  private async sendLocal(live: Live, event: WorkflowEvent, meta: SendMeta): Promise<WorkflowView> {
+    const id = live.id;
     const snapshot = live.actor.getSnapshot();
     if (!snapshot.can(event)) {
       const accepted = this.acceptedEvents(snapshot);
@@ -245,9 +360,13 @@ export class WorkflowEngine {
   }
 
   /** Restores every unfinished workflow from its snapshot; each carries on where it stopped. */
-  async restoreAll(options: { quiet?: boolean } = {}): Promise<{ restored: number; skipped: number }> {
+  async restoreAll(options: { quiet?: boolean; includeOwn?: boolean } = {}): Promise<{ restored: number; skipped: number }> {
     if (this.stopping) return { restored: 0, skipped: 0 };
-    const rows = await this.leases.claimUnfinished();
+    await this.registered;
+    const busyLimit = this.capacity;
+    const rows = await this.leases.claimUnfinished({ busyLimit, includeOwn: options.includeOwn ?? false });
+    // As many busy ones as there was room for: more may be waiting.
+    this.workWaiting = rows.filter((r) => r.status !== 'awaiting_review').length >= busyLimit;
     let restored = 0;
     let skipped = 0;
     for (const row of rows) {
@@ -267,13 +386,16 @@ export class WorkflowEngine {
   /** The first restore after a start, run while the server already answers (events to workflows not yet live: 503). */
   restoreOnStart(): Promise<{ restored: number; skipped: number }> {
     this.restoring = true;
-    return this.restoreAll().finally(() => (this.restoring = false));
+    return this.restoreAll({ includeOwn: true }).finally(() => (this.restoring = false));
   }
 
   /** Stops every actor without recording anything as failed, then waits for pending writes. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.leases.stop();
+    this.relay.stop();
+    this.unsubscribe();
+    if (this.fillTimer) clearTimeout(this.fillTimer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     const ids = [...this.live.keys()];
     for (const live of this.live.values()) {
@@ -282,8 +404,11 @@ export class WorkflowEngine {
     }
     this.live.clear();
     await this.writer.idle();
-    // Hand the workflows back at once, so another instance need not wait for the leases to run out.
+    // Hand the workflows back at once, so another instance need not wait for the leases to run out,
+    // leave the instance table, and tell the others there is work to take.
     await this.leases.release(ids);
+    await this.deps.store.removeInstance(this.instanceId).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'instance row not removed'));
+    if (ids.length > 0) await this.deps.store.notify(CHANNELS.work, this.instanceId).catch(() => {});
   }
 
   /** Waits until every change enqueued so far is committed. */
@@ -292,13 +417,13 @@ export class WorkflowEngine {
   }
 
   /** The live actor of a workflow, restored from its row (and claimed) when this instance has none. */
-  private async acquire(id: string, eventType: string): Promise<Live> {
+  private async acquire(id: string, eventType: string): Promise<Live | { holder: string }> {
     const existing = this.live.get(id);
     if (existing) return existing;
     if (this.restoring) throw new RestoringError(id);
     let loading = this.loading.get(id);
     if (!loading) {
-      loading = (async () => {
+      loading = (async (): Promise<Live | { holder: string }> => {
         // Claim first: the claim returns the row, so the usual case costs one round trip.
         const claimed = await this.leases.claim(id);
         if (claimed) return this.live.get(id) ?? this.restore(claimed);
@@ -306,7 +431,7 @@ export class WorkflowEngine {
         if (!row) throw new WorkflowNotFoundError(id);
         // A completed workflow takes no event: answer without bringing it to life.
         if (row.status === 'completed') throw new EventNotAcceptedError(eventType, 'completed', 'completed', []);
-        throw new WorkflowBusyError(id, row.owner, row.leaseUntil);
+        return { holder: row.owner ?? '' };
       })().finally(() => this.loading.delete(id));
       this.loading.set(id, loading);
     }
@@ -489,6 +614,8 @@ export class WorkflowEngine {
         // A completed workflow takes no more events; a failed one stays live for a while, since a
         // RETRY usually follows soon (the heartbeat evicts it once idle).
         if (status === 'completed' && live.version === expectedVersion + 1) this.evict(live, false);
+        // Room for one more: take waiting work, if any.
+        if (status === 'completed' || status === 'failed' || status === 'awaiting_review') this.scheduleFill(20);
       },
       (error: unknown) => {
         const conflict = error instanceof VersionConflictError;

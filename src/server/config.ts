@@ -87,6 +87,9 @@ const envSchema = z.object({
     .refine((origins) => origins.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), 'must be a comma-separated list of origins like https://cmdb.example.com'),
   INSTANCE_ID: z.string().trim().min(1).max(200).optional(),
   LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(30),
+  INSTANCE_HEARTBEAT_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
+  INSTANCE_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(10),
+  INSTANCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000_000).default(256),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
@@ -120,6 +123,11 @@ export interface Config {
   /** Holder name of this instance's workflow leases; the same after a restart, so it takes its own back at once. */
   instanceId: string;
   leaseMs: number;
+  /** How often this instance writes its heartbeat, and how long a silent instance keeps its workflows. */
+  heartbeatMs: number;
+  deadAfterMs: number;
+  /** Workflows running steps here at once; more wait in the table for an instance with room. */
+  concurrency: number;
   corsOrigins: string[];
   /** When the mapping review asks a person. */
   review: ReviewThresholds;
@@ -174,6 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: e.API_KEYS,
     instanceId: e.INSTANCE_ID ?? `${hostname()}:${e.PORT}`,
     leaseMs: Math.round(e.LEASE_SECONDS * 1000),
+    heartbeatMs: Math.round(e.INSTANCE_HEARTBEAT_SECONDS * 1000),
+    deadAfterMs: Math.round(e.INSTANCE_TIMEOUT_SECONDS * 1000),
+    concurrency: e.INSTANCE_CONCURRENCY,
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
     review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },

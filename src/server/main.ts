@@ -50,6 +50,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     onConnectionLost: (error) => logger.warn({ err: error }, 'database connection lost; the pool opens a new one'),
   });
   const store = createStore(handle.db);
+  const bus = await handle.listen((error) => logger.warn({ err: error }, 'listening connection lost; opening it again'));
   const inspector = config.inspect.enabled ? await startInspector({ port: config.inspect.port, logger }) : null;
   const telemetry = config.tracing ? startTelemetry(config.tracing) : null;
   if (config.tracing) logger.info({ traces: config.tracing.tracesUrl, service: config.tracing.serviceName }, 'exporting traces over OTLP/HTTP');
@@ -61,6 +62,11 @@ export async function startService(config: Config, logger: Logger = createLogger
     corsOrigins: config.corsOrigins,
     instanceId: config.instanceId,
     leaseMs: config.leaseMs,
+    heartbeatMs: config.heartbeatMs,
+    deadAfterMs: config.deadAfterMs,
+    concurrency: config.concurrency,
+    instanceUrl: url,
+    bus,
     idempotencyClaimMs: config.idempotencyClaimMs,
     inspect: inspector?.inspect,
     onActorAttached: inspector?.announce,
@@ -85,6 +91,7 @@ export async function startService(config: Config, logger: Logger = createLogger
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await restoring;
       await engine.stop();
+      await bus.close();
       await inspector?.stop();
       await telemetry?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'traces not flushed'));
       await handle.close();

@@ -1,4 +1,5 @@
 import type { InspectionEvent } from 'xstate';
+import type { Bus } from '../db/bus.ts';
 import type { WorkflowStore } from '../db/store.ts';
 import { ArtifactCache } from '../engine/artifacts.ts';
 import { WorkflowEngine, type EngineDeps } from '../engine/engine.ts';
@@ -29,6 +30,12 @@ export interface WireOptions {
   corsOrigins?: string[];
   instanceId?: string;
   leaseMs?: number;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  concurrency?: number;
+  instanceUrl?: string;
+  /** Notifications from the other instances on the same database. */
+  bus?: Bus;
   /** An Idempotency-Key claim still in progress after this long is taken over by a retry (its request died). */
   idempotencyClaimMs?: number;
   /** Spans of workflows, steps, waits and requests (default: the global provider's tracer, a no-op unless one is registered). */
@@ -63,6 +70,11 @@ export function wireService(options: WireOptions) {
     retryPersistAfterMs: options.retryPersistAfterMs,
     instanceId: options.instanceId,
     leaseMs: options.leaseMs,
+    heartbeatMs: options.heartbeatMs,
+    deadAfterMs: options.deadAfterMs,
+    concurrency: options.concurrency,
+    instanceUrl: options.instanceUrl,
+    bus: options.bus,
     onCommitted: (view, change) => {
       metrics.onCommitted(change);
       feed.publish({

@@ -4,6 +4,7 @@ import type { WorkflowStore } from '../../src/db/store.ts';
 import { WorkflowEngine } from '../../src/engine/engine.ts';
 import { WorkflowQueries } from '../../src/engine/queries.ts';
 import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/errors.ts';
+import { AppError } from '../../src/errors.ts';
 import type { WorkflowView } from '../../src/engine/view.ts';
 import { DataError } from '../../src/handlers/errors.ts';
 import { TransientError } from '../../src/machine/errors.ts';
@@ -194,16 +195,45 @@ for (const driver of DRIVERS) {
       expect(retry).toMatchObject({ fromPhase: 'failed', toPhase: 'asset_classification' });
     });
 
-    it('a second engine cannot run a workflow that a live engine holds the lease of', async () => {
+    it('an event sent to an engine that does not hold the workflow is applied by its holder and answered as the holder would', async () => {
       const a = engineWith({ data_source_analysis: hang() });
       const created = await a.create({ name: 'shared', files: [file], autoStart: false });
       const b = engineWith({ data_source_analysis: hang() });
-      const error = await b.send(created.id, { type: 'START' }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'WORKFLOW_BUSY' });
-      expect((error as Error).message).toContain(a.instanceId);
-      expect((await store.getHistory(created.id, { limit: 10 })).items.map((h) => h.seq)).toEqual([1]);
-      await a.send(created.id, { type: 'START' });
-      expect((await store.getWorkflow(created.id))!.version).toBe(2);
+      const view = await b.send(created.id, { type: 'START' }, { correlationId: 'via-b' });
+      expect(view).toMatchObject({ id: created.id, phase: 'data_source_analysis', status: 'running', version: 2 });
+      // The holder ran it: b never brought it to life.
+      expect(b.liveCount).toBe(0);
+      expect(a.liveCount).toBe(1);
+      const history = (await store.getHistory(created.id, { limit: 10 })).items;
+      expect(history.map((h) => [h.seq, h.eventType, h.correlationId])).toEqual([[1, 'workflow.created', null], [2, 'START', 'via-b']]);
+      const refused = await b.send(created.id, { type: 'START' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(AppError);
+      expect((refused as AppError).status).toBe(409);
+      expect((refused as AppError).body()).toMatchObject({ code: 'EVENT_NOT_ACCEPTED', phase: 'data_source_analysis', status: 'running', accepted: ['CANCEL'] });
+      expect((await store.getWorkflow(created.id))!.owner).toBe(a.instanceId);
+    });
+
+    it('adopts a workflow whose holder died with an event waiting in its inbox, and applies the event once', async () => {
+      const b = engineWith({ data_source_analysis: hang() });
+      const ghost = new WorkflowEngine({ store, steps: fakeSteps({ data_source_analysis: hang() }), logger: testLogger(), instanceId: 'ghost', leaseMs: 60_000 });
+      engines.push(ghost);
+      const created = await ghost.create({ name: 'orphan', files: [file], autoStart: false });
+      // The holder stops answering (its timers and relay stop) but keeps its lease and heartbeat row, as after SIGKILL.
+      (ghost as unknown as { leases: { stop(): void }; relay: { stop(): void } }).leases.stop();
+      (ghost as unknown as { relay: { stop(): void } }).relay.stop();
+      const sent = b.send(created.id, { type: 'START' });
+      await until(async () => (await store.db.execute(sql`select count(*)::int as n from workflow_inbox where state = 'pending'`)) as unknown as { rows: { n: number }[] }, (r) => r.rows[0]!.n === 1);
+      // Ten seconds of silence later it is dead: b takes the event back and the workflow over.
+      await store.db.execute(sql`update instances set heartbeat_at = now() - interval '1 minute' where id = 'ghost'`);
+      const view = await sent;
+      expect(view).toMatchObject({ phase: 'data_source_analysis', version: 2 });
+      expect((await store.getWorkflow(created.id))!.owner).toBe(b.instanceId);
+      const history = (await store.getHistory(created.id, { limit: 10 })).items;
+      expect(history.map((h) => h.eventType)).toEqual(['workflow.created', 'START']);
+      // Taken back by the sender, or (having adopted the workflow) applied by it from its own inbox: either way once.
+      const inbox = (await store.db.execute(sql`select state from workflow_inbox`)) as unknown as { rows: { state: string }[] };
+      expect(inbox.rows).toHaveLength(1);
+      expect(['withdrawn', 'done']).toContain(inbox.rows[0]!.state);
     });
 
     it('a stale writer loses with a version conflict and never overwrites a newer snapshot', async () => {

@@ -25,7 +25,7 @@ function fakeStore(lostIds: string[]) {
 describe('lease keeper', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('renews the held leases every third of a lease, reports the lost ones, and adopts orphans every third beat', async () => {
+  it('writes a heartbeat and looks for orphans every beat, renews the held leases every third of a lease, and reports the lost ones', async () => {
     vi.useFakeTimers();
     const { store, calls } = fakeStore(['b']);
     const lost: string[] = [];
@@ -34,20 +34,26 @@ describe('lease keeper', () => {
       store,
       logger: testLogger(),
       instanceId: 'me',
-      leaseMs: 300,
+      leaseMs: 3_000,
+      heartbeatMs: 500,
+      heartbeat: async () => void calls.push('heartbeat'),
       held: () => ['a', 'b'],
       lost: (id) => lost.push(id),
       adopt: async () => (adoptions += 1),
     });
-    await vi.advanceTimersByTimeAsync(100);
-    expect(calls).toEqual(['renew a,b']);
-    expect(lost).toEqual(['b']);
-    expect(adoptions).toBe(0);
-    await vi.advanceTimersByTimeAsync(200);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toEqual(['heartbeat']);
     expect(adoptions).toBe(1);
-    keeper.stop();
-    await vi.advanceTimersByTimeAsync(1000);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toEqual(['heartbeat', 'heartbeat', 'renew a,b']);
+    expect(lost).toEqual(['b']);
+    expect(adoptions).toBe(2);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls.filter((c) => c === 'heartbeat')).toHaveLength(6);
     expect(calls.filter((c) => c.startsWith('renew'))).toHaveLength(3);
+    keeper.stop();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(calls.filter((c) => c === 'heartbeat')).toHaveLength(6);
   });
 
   it('hands leases back without throwing when the database is down', async () => {

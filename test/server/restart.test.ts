@@ -129,16 +129,17 @@ for (const driver of DRIVERS) {
 }
 
 describe.runIf(process.env.DATABASE_URL)('two server processes on one PostgreSQL database', () => {
-  it('never run one workflow at once; the survivor adopts the workflows of the one that died', async () => {
+  it('never run one workflow at once; an event sent to the other is applied by the holder; the survivor adopts the workflows of the one that died', async () => {
     const url = await freshPostgresUrl(process.env.DATABASE_URL!, 'pair');
     const a = await startServer({ DATABASE_URL: url, INSTANCE_ID: 'instance-a', LEASE_SECONDS: '2', FAULT_INJECTION: 'slow=1,slowMs=1000' });
     const b = await startServer({ DATABASE_URL: url, INSTANCE_ID: 'instance-b', LEASE_SECONDS: '2' });
     try {
       const res = await fetch(`${a.url}/workflows?name=pair`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
       const { id } = (await res.json()) as { id: string };
-      const busy = await fetch(`${b.url}/workflows/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"CANCEL"}' });
-      expect(busy.status).toBe(409);
-      expect(await busy.json()).toMatchObject({ code: 'WORKFLOW_BUSY', owner: 'instance-a' });
+      // START again: refused by the holder, and b answers exactly that (never WORKFLOW_BUSY).
+      const relayed = await fetch(`${b.url}/workflows/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"START"}' });
+      expect(relayed.status).toBe(409);
+      expect(await relayed.json()).toMatchObject({ code: 'EVENT_NOT_ACCEPTED', accepted: ['CANCEL'] });
       expect(await kill(a, 'SIGKILL')).toBeNull();
       const done = await poll(
         async () => (await (await fetch(`${b.url}/workflows/${id}`)).json()) as { status: string },
