@@ -77,10 +77,17 @@ describe.runIf(process.env.DATABASE_URL)('three instances, one database, one kil
       }
       const gaps = await db.query(`select workflow_id from workflow_transitions group by workflow_id having max(seq) <> count(*) or min(seq) <> 1`);
       expect(gaps.rows).toEqual([]);
-      const twice = await db.query(`select workflow_id, phase, count(*) from step_runs where outcome = 'succeeded' group by 1, 2 having count(*) > 1`);
+      // APPROVE_MAPPINGS re-runs field mapping by design: that phase may succeed once more after an approval.
+      const twice = await db.query(`
+        select r.workflow_id, r.phase, count(*)::int as n from step_runs r where r.outcome = 'succeeded' group by 1, 2
+        having count(*) > 1 + case when r.phase = 'field_mapping' then (select count(*) from workflow_transitions t where t.workflow_id = r.workflow_id and t.event_type = 'APPROVE_MAPPINGS') else 0 end`);
       expect(twice.rows).toEqual([]);
       const approvals = await db.query(`select workflow_id from workflow_transitions where event_type = 'APPROVE_MAPPINGS' group by 1 having count(*) <> 1`);
       expect(approvals.rows).toEqual([]);
+      // Some approvals reached an instance not holding the workflow: they went through the inbox.
+      const relayed = (await db.query<{ n: number }>(`select count(*)::int as n from workflow_inbox where state in ('done', 'withdrawn')`)).rows[0]!.n;
+      console.log(`events relayed through the inbox: ${relayed} of 20`);
+      expect(relayed).toBeGreaterThan(0);
       await db.end();
       expect(codes.filter((c) => c === 'WORKFLOW_BUSY')).toEqual([]);
       expect([...statuses.keys()].every((s) => s < 300)).toBe(true);
