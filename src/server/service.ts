@@ -15,6 +15,8 @@ import { IDEMPOTENCY_CLAIM_MS } from './idempotency.ts';
 import type { Tracer } from '@opentelemetry/api';
 import { defaultTracer } from '../engine/tracing.ts';
 import { TransitionFeed } from './feed.ts';
+import { clusterFeed } from './cluster-feed.ts';
+import { CHANNELS } from '../db/cluster.ts';
 import { SSE_HEARTBEAT_MS, SSE_RETRY_MS, type StreamOptions } from './stream.ts';
 
 export interface WireOptions {
@@ -47,6 +49,8 @@ export interface WireOptions {
 /** Wires engine, metrics, transition feed and HTTP app around a store: shared by main and the tests. */
 export function wireService(options: WireOptions) {
   const feed = new TransitionFeed();
+  // Streams on any instance carry every instance's changes (only where there are others to hear: PostgreSQL).
+  let shared: ReturnType<typeof clusterFeed> | null = null;
   const tracer = options.tracer ?? defaultTracer();
   // One cache for the steps and for creates, which hand it the tables parsed at upload.
   const artifacts = new ArtifactCache(options.store);
@@ -77,6 +81,7 @@ export function wireService(options: WireOptions) {
     bus: options.bus,
     onCommitted: (view, change) => {
       metrics.onCommitted(change);
+      shared?.announce({ auditId: change.auditId, workflowId: view.id, seq: view.version });
       feed.publish({
         auditId: change.auditId,
         workflowId: view.id,
@@ -96,6 +101,9 @@ export function wireService(options: WireOptions) {
     },
     onPersisted: (seconds) => metrics.onPersisted(seconds),
   });
+  if (options.bus) {
+    shared = clusterFeed({ feed, bus: options.bus, instanceId: engine.instanceId, logger: options.logger, notify: (payload) => options.store.notify(CHANNELS.change, payload) });
+  }
   const queries = new WorkflowQueries({ store: options.store, maxUploadBytes: options.maxUploadBytes });
   const app = createApp({
     engine,

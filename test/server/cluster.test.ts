@@ -20,4 +20,35 @@ describe.runIf(process.env.DATABASE_URL)('several instances on one PostgreSQL da
       for (const s of servers) if (s.status === 'fulfilled') expect(await stopServer(s.value, 'SIGTERM')).toBe(0);
     }
   }, 120_000);
+
+  it('a stream on one instance carries the transitions another instance commits, read from the audit table', async () => {
+    const url = await freshPostgresUrl(process.env.DATABASE_URL!, 'feed');
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => startServer({ DATABASE_URL: url, INSTANCE_ID: `feed-${name}` })));
+    const controller = new AbortController();
+    try {
+      const stream = await fetch(`${b!.url}/workflows/stream`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+      expect(stream.status).toBe(200);
+      let text = '';
+      const reader = stream.body!.getReader();
+      const reading = (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          text += new TextDecoder().decode(value);
+        }
+      })().catch(() => {});
+      const res = await fetch(`${a!.url}/workflows?name=feed`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nweb01\n' });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const deadline = Date.now() + 30_000;
+      while (!(text.includes(id) && /"toPhase":"completed"/.test(text)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(text).toContain(id);
+      expect(text).toMatch(/"toPhase":"completed"/);
+      controller.abort();
+      await reading;
+    } finally {
+      controller.abort();
+      for (const s of [a!, b!]) expect(await stopServer(s, 'SIGTERM')).toBe(0);
+    }
+  }, 120_000);
 });
