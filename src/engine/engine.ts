@@ -12,7 +12,7 @@ import { migrateSnapshot, type SnapshotMigration } from '../machine/migrations.t
 import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts';
 import type { ArtifactCache } from './artifacts.ts';
 import type { Bus } from '../db/bus.ts';
-import { CHANNELS } from '../db/cluster.ts';
+import { CHANNELS, type LiveInstance } from '../db/cluster.ts';
 import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, WorkflowNotFoundError } from './errors.ts';
 import { logTransition, sanitizeEvent } from './events.ts';
 import { firstState } from './first-state.ts';
@@ -218,6 +218,11 @@ export class WorkflowEngine {
     if (idle.length === 0) return;
     for (const live of idle) this.evict(live, false);
     void this.leases.release(idle.map((l) => l.id));
+  }
+
+  /** The instances sharing the database that wrote a heartbeat within the timeout. */
+  liveInstances(): Promise<LiveInstance[]> {
+    return this.deps.store.liveInstances(this.leases.deadAfterMs);
   }
 
   get liveCount(): number {

@@ -168,7 +168,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
   });
 
-  const probe = createHealthProbe(() => deps.queries.needsMigration());
+  const probe = createHealthProbe(() => Promise.all([deps.queries.needsMigration(), deps.engine.liveInstances()]));
   app.openapi(getHealth, async (c) => {
     const health = await probe();
     if (!health.ok) {
@@ -178,7 +178,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
           : 'The database cannot be reached; workflows resume once it is back.';
       return c.json({ code: 'DATABASE_UNREACHABLE', message, status: 'unavailable', database: 'unreachable' }, 503, { 'Retry-After': RETRY_AFTER_SECONDS });
     }
-    const needsMigration = health.value;
+    const [needsMigration, instances] = health.value;
     return c.json(
       {
         // restoring: just started, the workflows of the last run are being brought back (events to them: 503)
@@ -186,6 +186,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
         database: 'reachable' as const,
         liveWorkflows: deps.engine.liveCount,
         needsMigration,
+        // The instances sharing the database that wrote a heartbeat within INSTANCE_TIMEOUT_SECONDS.
+        instance: deps.engine.instanceId,
+        instances: instances.map((i) => ({ id: i.id, url: i.url, startedAt: i.startedAt.toISOString(), heartbeatAt: i.heartbeatAt.toISOString(), workflows: i.workflows })),
         ...(needsMigration > 0 ? { detail: `${needsMigration} workflow(s) were stored by another machine version and are left untouched; list them with GET /workflows?status=needs_migration.` } : {}),
       },
       200,

@@ -191,6 +191,10 @@ export const healthSchema = z
     database: z.literal('reachable'),
     liveWorkflows: z.int(),
     needsMigration: z.int(),
+    instance: z.string().meta({ description: 'This instance (INSTANCE_ID)' }),
+    instances: z
+      .array(z.object({ id: z.string(), url: z.string().nullable(), startedAt: z.string(), heartbeatAt: z.string(), workflows: z.int().meta({ description: 'Unfinished workflows it holds' }) }))
+      .meta({ description: 'The live instances sharing the database (heartbeat within INSTANCE_TIMEOUT_SECONDS)' }),
     detail: z.string().optional(),
   })
   .meta({ id: 'Health' });

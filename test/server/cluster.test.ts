@@ -11,6 +11,9 @@ describe.runIf(process.env.DATABASE_URL)('several instances on one PostgreSQL da
     try {
       const failures = servers.flatMap((s) => (s.status === 'rejected' ? [String(s.reason).slice(0, 2_000)] : []));
       expect(failures).toEqual([]);
+      const health = (await (await fetch(`${(servers[0] as PromiseFulfilledResult<{ url: string }>).value.url}/healthz`)).json()) as { instance: string; instances: { id: string }[] };
+      expect(health.instance).toBe('start-a');
+      expect(health.instances.map((i) => i.id)).toEqual(['start-a', 'start-b', 'start-c']);
       for (const s of servers) {
         if (s.status !== 'fulfilled') continue;
         const res = await fetch(`${s.value.url}/workflows?name=x`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nweb01\n' });
