@@ -43,6 +43,8 @@ export interface ThroughputResult {
   throughput: {
     c32: ThroughputRun;
     c1: ThroughputRun;
+    /** The same c32 run split over two instances (two engines with their own pools, writers and heartbeats, in this one process). */
+    twoInstancesC32?: ThroughputRun;
     /** pg_stat_database xact_commit delta per workflow at c32 (every transaction, reads included); on PGlite the write transactions. */
     commitsPerWorkflow: number;
     /** Transactions that wrote (transaction ids consumed) per workflow at c32. */
@@ -156,6 +158,8 @@ export async function throughputPhase(ctx: PhaseContext): Promise<ThroughputResu
   const after = await settledCommitCounters(ctx.target);
   ctx.progress(`throughput: ${sizes.throughputWorkflowsC1} workflows at c1`);
   const c1 = await throughputRun(ctx, sizes.throughputWorkflowsC1, 1);
+  ctx.progress(`throughput: ${sizes.throughputWorkflows} workflows at c32 over two instances`);
+  const two = await twoInstanceRun(ctx, sizes.throughputWorkflows, C32);
   const n = sizes.throughputWorkflows;
   // Each probe read is a transaction of its own, with a transaction id.
   const writeTransactions = after.xid - before.xid - 1;
@@ -170,6 +174,7 @@ export async function throughputPhase(ctx: PhaseContext): Promise<ThroughputResu
     throughput: {
       c32: c32.run,
       c1: c1.run,
+      twoInstancesC32: two,
       commitsPerWorkflow: round3(commits / n),
       writeTransactionsPerWorkflow: round3(writeTransactions / n),
       stateChangesPerWorkflow: round3(stateChangesPerWorkflow),
@@ -212,6 +217,28 @@ async function throughputRun(ctx: PhaseContext, count: number, concurrency: numb
   } finally {
     await service.stop();
     await db.close();
+  }
+}
+
+/**
+ * Two instances on one database, each taking half the workflows at half the concurrency. Both run in
+ * this process, so they share its event loop as well as the machine's cores: the ratio to one
+ * instance shows the cost of coordination (heartbeats, claims, two writers), not scaling.
+ */
+async function twoInstanceRun(ctx: PhaseContext, count: number, concurrency: number): Promise<ThroughputRun> {
+  const dbs = [await openPhaseDatabase(ctx.target), await openPhaseDatabase(ctx.target)];
+  const services = dbs.map((db) => startBenchService(db, { logger: ctx.logger, steps: 'noop' }));
+  try {
+    const started = performance.now();
+    const half = Math.ceil(count / 2);
+    await Promise.all(services.map((service, i) => runWorkflows(service, i === 0 ? half : count - half, { concurrency: Math.max(1, Math.floor(concurrency / 2)) })));
+    await Promise.all(services.map((service) => service.engine.idle()));
+    const elapsed = seconds(started);
+    const changes = services.reduce((sum, service) => sum + service.engine.writerStats.changes, 0);
+    return { workflows: count, seconds: round3(elapsed), workflowsPerSec: round3(count / elapsed), stateChangesPerSec: round3(changes / elapsed) };
+  } finally {
+    for (const service of services) await service.stop();
+    for (const db of dbs) await db.close();
   }
 }
 

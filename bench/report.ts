@@ -176,6 +176,9 @@ export function renderTable(r: BenchResults): string {
     const f = r.floor?.throughput;
     rows.push([`  workflows/s c32 (${t.c32.workflows})`, fmt(t.c32.workflowsPerSec, 1), fmt(f?.c32.workflowsPerSec, 1), ratio(t.c32.workflowsPerSec, f?.c32.workflowsPerSec), target('durable throughput c32 / floor')]);
     rows.push([`  workflows/s c1 (${t.c1.workflows})`, fmt(t.c1.workflowsPerSec, 1), fmt(f?.c1.workflowsPerSec, 1), ratio(t.c1.workflowsPerSec, f?.c1.workflowsPerSec), '']);
+    if (t.twoInstancesC32) {
+      rows.push([`  two instances c32, one process (${t.twoInstancesC32.workflows}; ratio to one)`, fmt(t.twoInstancesC32.workflowsPerSec, 1), fmt(t.c32.workflowsPerSec, 1), ratio(t.twoInstancesC32.workflowsPerSec, t.c32.workflowsPerSec), 'no scaling on 2 cores']);
+    }
     rows.push(['  state changes/s c32 | c1', `${fmt(t.c32.stateChangesPerSec, 0)} | ${fmt(t.c1.stateChangesPerSec, 0)}`, '', '', '']);
     rows.push([`  commits per workflow (${t.commitSource})`, fmt(t.commitsPerWorkflow), '', '', '']);
     rows.push(['  write transactions | group commits per workflow', `${fmt(t.writeTransactionsPerWorkflow)} | ${fmt(t.batchesPerWorkflow)}`, '', '', '']);
