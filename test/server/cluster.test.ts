@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshPostgresUrl } from '../support/db.ts';
-import { killServers, startServer, stopServer } from '../support/server-process.ts';
+import pg from 'pg';
+import { killServers, poll, startServer, stopServer } from '../support/server-process.ts';
 
 afterAll(() => killServers());
 
@@ -51,6 +52,25 @@ describe.runIf(process.env.DATABASE_URL)('several instances on one PostgreSQL da
       await reading;
     } finally {
       controller.abort();
+      for (const s of [a!, b!]) expect(await stopServer(s, 'SIGTERM')).toBe(0);
+    }
+  }, 120_000);
+
+  it('an event sent to the instance not holding the workflow goes through the inbox and the holder keeps it', async () => {
+    const url = await freshPostgresUrl(process.env.DATABASE_URL!, 'inbox');
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => startServer({ DATABASE_URL: url, INSTANCE_ID: `inbox-${name}` })));
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      const res = await fetch(`${a!.url}/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'r', files: [{ name: 's.csv', content: 'name\nweb01\n' }], options: { reviewMappings: true } }) });
+      const { id } = (await res.json()) as { id: string };
+      await poll(async () => (await (await fetch(`${a!.url}/workflows/${id}`)).json()) as { status: string }, (v) => v.status === 'awaiting_review');
+      const approved = await fetch(`${b!.url}/workflows/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"APPROVE_MAPPINGS"}' });
+      expect(approved.status).toBe(200);
+      const inbox = await db.query(`select state, taken_by from workflow_inbox`);
+      expect(inbox.rows).toEqual([{ state: 'done', taken_by: 'inbox-a' }]);
+    } finally {
+      await db.end();
       for (const s of [a!, b!]) expect(await stopServer(s, 'SIGTERM')).toBe(0);
     }
   }, 120_000);
