@@ -36,6 +36,19 @@ describe.runIf(process.env.DATABASE_URL)('three instances, one database, one kil
       if (body.code) codes.push(body.code);
       return body;
     };
+    // A stream on each instance; the two that survive must see every workflow complete.
+    const controller = new AbortController();
+    const streamed = servers.map(() => ({ text: '' }));
+    const readers = servers.map(async (server, i) => {
+      const res = await fetch(`${server.url}/workflows/stream`, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        streamed[i]!.text += new TextDecoder().decode(value);
+      }
+    });
+    for (const r of readers) r.catch(() => {});
     try {
       const ids: { id: string; review: boolean }[] = [];
       for (let i = 0; i < 60; i++) {
@@ -78,13 +91,28 @@ describe.runIf(process.env.DATABASE_URL)('three instances, one database, one kil
       }
       const gaps = await db.query(`select workflow_id from workflow_transitions group by workflow_id having max(seq) <> count(*) or min(seq) <> 1`);
       expect(gaps.rows).toEqual([]);
-      // APPROVE_MAPPINGS re-runs field mapping by design: that phase may succeed once more after an approval.
+      // APPROVE_MAPPINGS re-runs field mapping by design, and a step whose success was recorded but whose
+      // transition had not committed when its instance was killed runs again after the restore (steps are
+      // at least once; the restore records the interrupted attempt). Anything more ran twice.
       const twice = await db.query(`
         select r.workflow_id, r.phase, count(*)::int as n from step_runs r where r.outcome = 'succeeded' group by 1, 2
-        having count(*) > 1 + case when r.phase = 'field_mapping' then (select count(*) from workflow_transitions t where t.workflow_id = r.workflow_id and t.event_type = 'APPROVE_MAPPINGS') else 0 end`);
+        having count(*) > 1
+          + case when r.phase = 'field_mapping' then (select count(*) from workflow_transitions t where t.workflow_id = r.workflow_id and t.event_type = 'APPROVE_MAPPINGS') else 0 end
+          + (select count(*) from step_runs i where i.workflow_id = r.workflow_id and i.phase = r.phase and i.outcome = 'interrupted')`);
+      // Never two instances at once: no two attempts of one workflow overlap in time.
+      const overlapping = await db.query(`
+        select a.workflow_id, a.phase, b.phase from step_runs a join step_runs b on a.workflow_id = b.workflow_id and a.id < b.id
+        where a.outcome <> 'interrupted' and b.outcome <> 'interrupted' and a.started_at < b.ended_at and b.started_at < a.ended_at`);
+      expect(overlapping.rows).toEqual([]);
       expect(twice.rows).toEqual([]);
       const approvals = await db.query(`select workflow_id from workflow_transitions where event_type = 'APPROVE_MAPPINGS' group by 1 having count(*) <> 1`);
       expect(approvals.rows).toEqual([]);
+      for (const i of [0, 2]) {
+        const completedIn = (text: string) => new Set([...text.matchAll(/"workflowId":"([^"]+)"[^\n]*"toPhase":"completed"/g)].map((m) => m[1]));
+        await poll(async () => completedIn(streamed[i]!.text).size, (n) => n === 60, 30_000);
+        expect([...completedIn(streamed[i]!.text)].sort()).toEqual(ids.map((w) => w.id).sort());
+      }
+      controller.abort();
       // Some approvals reached an instance not holding the workflow: they went through the inbox.
       const relayed = (await db.query<{ n: number }>(`select count(*)::int as n from workflow_inbox where state in ('done', 'withdrawn')`)).rows[0]!.n;
       console.log(`events relayed through the inbox: ${relayed} of 20`);
@@ -93,6 +121,7 @@ describe.runIf(process.env.DATABASE_URL)('three instances, one database, one kil
       expect(codes.filter((c) => c === 'WORKFLOW_BUSY')).toEqual([]);
       expect([...statuses.keys()].every((s) => s < 300)).toBe(true);
     } finally {
+      controller.abort();
       for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) expect(await stopServer(s, 'SIGTERM')).toBe(0);
     }
   }, 180_000);
