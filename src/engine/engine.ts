@@ -370,6 +370,11 @@ export class WorkflowEngine {
     await this.registered;
     const busyLimit = this.capacity;
     const rows = await this.leases.claimUnfinished({ busyLimit, includeOwn: options.includeOwn ?? false });
+    // Stopped while the claim was in flight: hand the rows straight back rather than run them here.
+    if (this.stopping) {
+      await this.leases.release(rows.map((r) => r.id)).catch(() => {});
+      return { restored: 0, skipped: 0 };
+    }
     // As many busy ones as there was room for: more may be waiting.
     this.workWaiting = rows.filter((r) => r.status !== 'awaiting_review').length >= busyLimit;
     let restored = 0;
@@ -683,6 +688,10 @@ export class WorkflowEngine {
     try {
       if (this.live.has(id) || this.stopping) return;
       const row = await this.leases.claim(id);
+      if (row && this.stopping) {
+        await this.leases.release([id]).catch(() => {});
+        return;
+      }
       // Its attempt in flight was stopped here (and recorded as cancelled): not an interruption of the process.
       if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row, { afterEviction: true });
     } catch (error) {
