@@ -104,6 +104,12 @@ interface Live {
   pendingMeta: SendMeta | null;
   lastCommit: Promise<unknown>;
   stopped: boolean;
+  /**
+   * Records of step attempts that just ended, held until the change they lead to (the next phase,
+   * a retry, a failure) is enqueued, so record and transition commit together: a crash can never
+   * leave a success recorded whose transition was lost (the step would then succeed twice).
+   */
+  heldRuns: NewStepRun[];
 }
 
 /** Owns the live actors: creates, restores, sends, and persists every change through the group writer. */
@@ -237,7 +243,14 @@ export class WorkflowEngine {
   recordStepRun(run: NewStepRun): void {
     // A step stopped by our own shutdown was not cancelled by anyone: the next restore records it as interrupted.
     if (this.stopping && run.outcome === 'cancelled') return;
-    this.writer.recordStepRun(run);
+    const live = this.live.get(run.workflowId);
+    if (live && !live.stopped && (run.outcome === 'succeeded' || run.outcome === 'failed')) live.heldRuns.push(run);
+    else this.writer.recordStepRun(run);
+  }
+
+  /** Writes the records a workflow held for a change that will not come (it is being stopped). */
+  private releaseHeldRuns(live: Live): void {
+    for (const run of live.heldRuns.splice(0)) this.writer.recordStepRun(run);
   }
 
   /** Live workflows per top-level phase, for the active gauge. */
@@ -409,6 +422,7 @@ export class WorkflowEngine {
     for (const timer of this.retryTimers) clearTimeout(timer);
     const ids = [...this.live.keys()];
     for (const live of this.live.values()) {
+      this.releaseHeldRuns(live);
       live.stopped = true;
       live.actor.stop();
     }
@@ -524,6 +538,7 @@ export class WorkflowEngine {
       pendingMeta: null,
       lastCommit: Promise.resolve(),
       stopped: false,
+      heldRuns: [],
     };
     this.live.set(id, live);
     this.deps.onActorAttached?.(actor, init.version === 1 && snapshot.value === 'pending' ? 'created' : 'restored');
@@ -587,26 +602,29 @@ export class WorkflowEngine {
     live.changedAt = now;
     this.traceWait(live, snapshot, status, now);
     logTransition(this.deps.logger, { workflowId: live.id, correlationId: live.correlationId }, snapshot.context, { from, to, status, durationMs });
-    const committed = this.writer.enqueue({
-      workflowId: live.id,
-      expectedVersion,
-      phase: to,
-      status,
-      snapshot: persisted,
-      machineVersion: MACHINE_VERSION,
-      at: new Date(now),
-      transition: {
-        eventType: event.type,
-        event: sanitizeEvent(event),
-        fromPhase: from,
-        toPhase: to,
-        value: snapshot.value,
+    const committed = this.writer.enqueue(
+      {
+        workflowId: live.id,
+        expectedVersion,
+        phase: to,
         status,
-        durationMs,
-        correlationId: meta?.correlationId ?? live.correlationId,
-        actor: meta?.actor ?? null,
+        snapshot: persisted,
+        machineVersion: MACHINE_VERSION,
+        at: new Date(now),
+        transition: {
+          eventType: event.type,
+          event: sanitizeEvent(event),
+          fromPhase: from,
+          toPhase: to,
+          value: snapshot.value,
+          status,
+          durationMs,
+          correlationId: meta?.correlationId ?? live.correlationId,
+          actor: meta?.actor ?? null,
+        },
       },
-    });
+      live.heldRuns.splice(0),
+    );
     live.lastCommit = committed;
     committed.then(
       (auditId) => {
@@ -665,6 +683,7 @@ export class WorkflowEngine {
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
   private evict(live: Live, resume: boolean): void {
     if (live.stopped) return;
+    this.releaseHeldRuns(live);
     live.stopped = true;
     live.wait?.end();
     live.wait = null;

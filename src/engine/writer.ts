@@ -24,6 +24,8 @@ const MAX_HELD_RUNS = 10_000;
 
 interface Pending {
   change: WorkflowChange;
+  /** Step-run records that led to this change: they commit in the same statement. */
+  runs: NewStepRun[];
   /** Called with the global id of the change's audit row. */
   resolve: (auditId: number) => void;
   reject: (error: unknown) => void;
@@ -69,7 +71,7 @@ class Lane {
     try {
       while (this.queue.length > 0 || this.runs.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 1_000);
-        const runs = this.runs.splice(0, 2_000);
+        const runs = batch.flatMap((p) => p.runs).concat(this.runs.splice(0, 2_000));
         const ok = await this.commit(batch, runs);
         // Only held records left and the database away: try again later, not in a tight loop.
         if (!ok && this.queue.length === 0) {
@@ -193,9 +195,10 @@ export class GroupCommitWriter {
   }
 
   /** Resolves with the global id of the change's audit row once it is committed. */
-  enqueue(change: WorkflowChange): Promise<number> {
+  /** Queues a change, with the step-run records that led to it (committed in the same statement). */
+  enqueue(change: WorkflowChange, runs: NewStepRun[] = []): Promise<number> {
     const lane = this.laneOf(change.workflowId);
-    const done = new Promise<number>((resolve, reject) => lane.queue.push({ change, resolve, reject }));
+    const done = new Promise<number>((resolve, reject) => lane.queue.push({ change, runs, resolve, reject }));
     lane.kick();
     return done;
   }

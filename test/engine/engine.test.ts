@@ -153,6 +153,44 @@ for (const driver of DRIVERS) {
       expect(runs.map((r) => r.outcome)).toEqual(['interrupted', 'succeeded']);
     });
 
+    it('commits each step attempt\'s record in the same statement as the transition it leads to', async () => {
+      // A record committed before its transition would, after a crash between the two, show the step
+      // succeeding twice once the workflow is restored and the step runs again.
+      const statements: { changes: { workflowId: string; fromPhase: string | null | undefined }[]; runs: { phase: string; outcome: string }[] }[] = [];
+      const spied = Object.create(store) as WorkflowStore;
+      spied.persistChanges = (changes, runs = []) => {
+        statements.push({ changes: changes.map((c) => ({ workflowId: c.workflowId, fromPhase: c.transition.fromPhase })), runs: runs.map((r) => ({ phase: r.phase, outcome: r.outcome })) });
+        return store.persistChanges(changes, runs);
+      };
+      let failures = 0;
+      const bodies = Object.fromEntries(
+        STEP_PHASES.map((p) => [
+          p,
+          async (_input: StepInput, _signal: AbortSignal) => {
+            await new Promise((r) => setTimeout(r, 5));
+            if (p === 'asset_classification' && failures++ === 0) throw new TransientError('busy');
+            return outputsFor(p);
+          },
+        ]),
+      );
+      const engine: WorkflowEngine = new WorkflowEngine({
+        store: spied,
+        steps: createStepActors({ store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run) }, bodies as Record<Phase, StepBody>),
+        logger: testLogger(),
+      });
+      engines.push(engine);
+      const created = await engine.create({ name: 'atomic', files: [file], autoStart: true, options: { retry: { initialDelayMs: 10 } } });
+      expect((await finished(created.id))!.status).toBe('completed');
+      await engine.idle();
+      const withRuns = statements.filter((s) => s.runs.length > 0);
+      expect(withRuns.flatMap((s) => s.runs).filter((r) => r.outcome === 'succeeded')).toHaveLength(6);
+      for (const statement of withRuns) {
+        for (const run of statement.runs) {
+          expect(statement.changes.some((c) => c.workflowId === created.id && c.fromPhase === run.phase), `${run.phase} ${run.outcome}`).toBe(true);
+        }
+      }
+    });
+
     it('restores a workflow in backoff and wakes it at its original deadline', async () => {
       const first = engineWith({ data_validation: () => Promise.reject(new TransientError('busy')) });
       const created = await first.create({
