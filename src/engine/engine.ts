@@ -415,7 +415,9 @@ export class WorkflowEngine {
   /** Stops every actor without recording anything as failed, then waits for pending writes. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.leases.stop();
+    await this.leases.stop();
+    // A claim of free work in flight finishes (and hands its rows back) before the engine is done.
+    await this.filling;
     this.relay.stop();
     this.unsubscribe();
     if (this.fillTimer) clearTimeout(this.fillTimer);

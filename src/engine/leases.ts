@@ -35,6 +35,7 @@ export class LeaseKeeper {
   private stopped = false;
   private lastRenewal = Date.now();
   private beating = false;
+  private current: Promise<void> = Promise.resolve();
   readonly heartbeatMs: number;
   readonly deadAfterMs: number;
 
@@ -44,7 +45,7 @@ export class LeaseKeeper {
     let beats = 0;
     this.timer = setInterval(() => {
       beats += 1;
-      void this.beat(beats);
+      if (!this.beating) this.current = this.beat(beats);
     }, this.heartbeatMs);
     this.timer.unref();
   }
@@ -83,9 +84,11 @@ export class LeaseKeeper {
     await this.deps.store.releaseLeases(this.deps.instanceId, ids).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'leases not released'));
   }
 
-  stop(): void {
+  /** Stops beating; resolves once a beat in flight (a renewal, an adoption) has finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.current;
   }
 
   private async beat(beat: number): Promise<void> {
