@@ -51,16 +51,6 @@ export class PersistenceError extends AppError {
   }
 }
 
-export class WorkflowBusyError extends AppError {
-  constructor(id: string, owner: string | null, leaseUntil: Date | null) {
-    super(
-      'WORKFLOW_BUSY',
-      `Workflow ${id} is being run by another instance (${owner ?? 'unknown'}) until ${leaseUntil?.toISOString() ?? 'its lease ends'}; retry shortly or send the event to that instance.`,
-      { status: 409, details: { owner, leaseUntil: leaseUntil?.toISOString() ?? null } },
-    );
-  }
-}
-
 /** An earlier phase's stored output is gone (deleted by hand?): no retry can bring it back. */
 export class ArtifactMissingError extends AppError {
   constructor(workflowId: string, key: string) {

@@ -41,12 +41,12 @@ const ERROR_DESCRIPTIONS = {
   401: 'No valid API key (UNAUTHORIZED); only when API keys are configured',
   403: 'The API key’s role may not do this (FORBIDDEN)',
   404: 'No such workflow (WORKFLOW_NOT_FOUND)',
-  409: 'The current state does not accept the event (EVENT_NOT_ACCEPTED, with accepted), another instance holds the workflow (WORKFLOW_BUSY), a newer version was written (VERSION_CONFLICT) or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS)',
+  409: 'The current state does not accept the event (EVENT_NOT_ACCEPTED, with accepted), a newer version was written (VERSION_CONFLICT) or the Idempotency-Key is in use (IDEMPOTENCY_IN_PROGRESS)',
   413: 'The upload is over MAX_UPLOAD_MB (PAYLOAD_TOO_LARGE)',
   415: 'Content-Type not accepted (UNSUPPORTED_MEDIA_TYPE)',
   422: 'The Idempotency-Key was used with another request (IDEMPOTENCY_KEY_REUSED)',
   500: 'A defect (INTERNAL); logged with the correlation id',
-  503: 'The database is unavailable (DATABASE_UNAVAILABLE), the service is starting (STARTING) or restoring the workflow (RESTORING); retry after Retry-After',
+  503: 'The database is unavailable or did not confirm a change (DATABASE_UNAVAILABLE, PERSISTENCE_UNAVAILABLE with applied false or "unknown"), the service is starting (STARTING) or restoring the workflow (RESTORING), or the instance holding the workflow did not answer (HOLDER_UNRESPONSIVE); retry after Retry-After',
 } as const;
 export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
 
