@@ -63,7 +63,13 @@ export function buildGraph(assets, edges) {
 }
 
 export function DependencyGraph({ assets, edges, base, summary }) {
-  const graph = useMemo(() => buildGraph(assets, edges), [assets, edges]);
+  // Keyed by content, not by array identity: a results reload with the same inventory (a late stream
+  // message) must not tear down and redraw the graph.
+  const content = useMemo(
+    () => JSON.stringify([assets.map((a) => [a.asset_key, a.name, a.asset_type, a.application]), edges.map((e) => [e.source_key, e.target_key, e.type, e.port])]),
+    [assets, edges],
+  );
+  const graph = useMemo(() => buildGraph(assets, edges), [content]);
   const container = useRef(null);
   const [state, setState] = useState('loading');
   const unresolved = graph.nodes.filter((n) => n.kind === 'unresolved').length;
