@@ -423,12 +423,7 @@ export class WorkflowEngine {
     if (this.fillTimer) clearTimeout(this.fillTimer);
     for (const timer of this.retryTimers) clearTimeout(timer);
     const ids = [...this.live.keys()];
-    for (const live of this.live.values()) {
-      this.releaseHeldRuns(live);
-      live.stopped = true;
-      live.actor.stop();
-    }
-    this.live.clear();
+    for (const live of [...this.live.values()]) this.evict(live, false);
     await this.writer.idle();
     // Hand the workflows back at once, so another instance need not wait for the leases to run out,
     // leave the instance table, and tell the others there is work to take.
