@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNull, lt, ne, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import { TERMINAL_STATUSES } from '../machine/table.ts';
+import { STEP_PHASES, TERMINAL_STATUSES } from '../machine/table.ts';
 import { rowsOf, type Database } from './client.ts';
 import { instances, workflows, type WorkflowRow } from './schema.ts';
 
@@ -19,6 +19,16 @@ function claimable(owner: string, deadAfterMs: number): SQL {
 
 /** Statuses whose workflows wait for a person and use no capacity: every instance may hold any number. */
 const WAITING_STATUSES = ['awaiting_review'] as const;
+
+/**
+ * The claim takes over a row whose holder was running a step (status running, an owner that did not
+ * hand it back): the holder died or was killed during the attempt, so the claim counts it, durably and
+ * before the step runs again here. A row handed back by a shutdown has no owner and is not counted.
+ */
+const COUNT_INTERRUPTION = sql`case
+  when ${workflows.owner} is not null and ${workflows.status} = 'running'
+    and ${workflows.phase} in (${sql.join(STEP_PHASES.map((p) => sql`${p}`), sql`, `)})
+  then ${workflows.interruptions} + 1 else ${workflows.interruptions} end`;
 
 function leaseUntil(leaseMs: number): SQL {
   return sql`now() + ${leaseMs} * interval '1 millisecond'`;
@@ -68,10 +78,10 @@ export function leaseStore(db: Database) {
             select id from ${workflows} where status not in (${sql.join(skip.map((s) => sql`${s}`), sql`, `)}) and ${free}
             order by created_at limit ${limit} for update skip locked
           )
-          update ${workflows} set owner = ${owner}, lease_until = ${leaseUntil(leaseMs)}
+          update ${workflows} set owner = ${owner}, lease_until = ${leaseUntil(leaseMs)}, interruptions = ${COUNT_INTERRUPTION}
           where id in (select id from waiting union all select id from busy)
           returning id, name, phase, status, snapshot, machine_version as "machineVersion", version, correlation_id as "correlationId",
-            trace_parent as "traceParent", owner, lease_until as "leaseUntil", created_at as "createdAt", updated_at as "updatedAt"`),
+            trace_parent as "traceParent", owner, lease_until as "leaseUntil", interruptions, created_at as "createdAt", updated_at as "updatedAt"`),
       ).map(normaliseRow);
     },
 
@@ -79,7 +89,7 @@ export function leaseStore(db: Database) {
     async claim(id: string, owner: string, leaseMs: number, deadAfterMs = DEFAULT_DEAD_AFTER_MS): Promise<WorkflowRow | null> {
       const [row] = await db
         .update(workflows)
-        .set({ owner, leaseUntil: leaseUntil(leaseMs) })
+        .set({ owner, leaseUntil: leaseUntil(leaseMs), interruptions: COUNT_INTERRUPTION })
         .where(and(eq(workflows.id, id), ne(workflows.status, 'completed'), claimable(owner, deadAfterMs)))
         .returning();
       return row ?? null;

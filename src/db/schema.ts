@@ -27,6 +27,12 @@ export const workflows = pgTable(
     /** The service instance running this workflow, and until when its claim holds (a lease row). */
     owner: text(),
     leaseUntil: timestamp({ withTimezone: true, mode: 'date' }),
+    /**
+     * Attempts of the current step that a process death interrupted (its holder died or was killed
+     * while the step ran): counted by the claim that takes the workflow over, before the step runs
+     * again; reset when the workflow leaves the phase. Past the limit the step fails with STEP_CRASHED.
+     */
+    interruptions: integer().notNull().default(0),
     createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

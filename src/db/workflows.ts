@@ -159,6 +159,8 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
             update ${workflows} as w set
               phase = v.phase, status = v.status, snapshot = v.snapshot, machine_version = v.machine_version,
               version = v.version, updated_at = v.at,
+              -- interrupted attempts count within one phase: leaving it (done, failed, retried) starts again at 0
+              interruptions = case when v.phase = w.phase then w.interruptions else 0 end,
               -- a completed workflow needs no holder any more
               owner = case when v.status = 'completed' then null else w.owner end,
               lease_until = case when v.status = 'completed' then null else w.lease_until end

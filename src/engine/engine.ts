@@ -13,7 +13,7 @@ import { WorkflowStateValidator, retryRejection } from '../machine/validator.ts'
 import type { ArtifactCache } from './artifacts.ts';
 import type { Bus } from '../db/bus.ts';
 import { CHANNELS, type LiveInstance } from '../db/cluster.ts';
-import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, WorkflowNotFoundError } from './errors.ts';
+import { ConflictError, EventNotAcceptedError, NeedsMigrationError, PersistenceError, RestoringError, StepCrashedError, WorkflowNotFoundError } from './errors.ts';
 import { logTransition, sanitizeEvent } from './events.ts';
 import { firstState } from './first-state.ts';
 import { LeaseKeeper } from './leases.ts';
@@ -60,6 +60,8 @@ export interface EngineDeps {
   concurrency?: number;
   /** How long an event relayed to another instance waits for its answer. */
   relayWaitMs?: number;
+  /** After this many attempts of one step interrupted by a process death, the step fails with STEP_CRASHED (default 2). */
+  maxInterruptions?: number;
 }
 
 export interface CommittedChange {
@@ -110,6 +112,15 @@ interface Live {
    * leave a success recorded whose transition was lost (the step would then succeed twice).
    */
   heldRuns: NewStepRun[];
+  /** Attempts of the current phase's step that a process death interrupted (the claim counted them). */
+  interruptions: number;
+}
+
+/** Interrupted attempts of one step after which it fails with STEP_CRASHED (MAX_STEP_INTERRUPTIONS). */
+export const DEFAULT_MAX_INTERRUPTIONS = 2;
+
+function ordinal(n: number): string {
+  return n === 1 ? 'first' : n === 2 ? 'second' : n === 3 ? 'third' : `${n}th`;
 }
 
 /** Owns the live actors: creates, restores, sends, and persists every change through the group writer. */
@@ -237,6 +248,18 @@ export class WorkflowEngine {
 
   get writerStats() {
     return this.writer.stats;
+  }
+
+  /**
+   * Called by a step attempt before its body runs: the error that ends it instead, when earlier
+   * attempts of this step were interrupted by process deaths `maxInterruptions` times (an export
+   * that kills the process would otherwise be resumed, and kill it, forever).
+   */
+  crashGuard(workflowId: string, phase: Phase): StepCrashedError | null {
+    const live = this.live.get(workflowId);
+    const limit = this.deps.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
+    if (!live || live.phase !== phase || live.interruptions < limit) return null;
+    return new StepCrashedError(phase, live.interruptions);
   }
 
   /** Queues a step-run record into the next group commit. */
@@ -474,6 +497,7 @@ export class WorkflowEngine {
       correlationId: row.correlationId,
       traceParent: row.traceParent,
       createdAt: row.createdAt,
+      interruptions: row.status === 'running' && isStepPhase(row.phase) ? row.interruptions : 0,
     });
     if (!options.afterEviction && row.status === 'running' && isStepPhase(row.phase)) this.recordInterruption(live, row, row.phase);
     return live;
@@ -492,7 +516,10 @@ export class WorkflowEngine {
     const now = new Date();
     // The running state was stored when the attempt began: the row's last change is its start.
     const startedAt = row.updatedAt;
-    const message = `The process stopped during attempt ${attempt} of ${phase}; the attempt was run again after the restore.`;
+    const crashed = this.crashGuard(live.id, phase);
+    const message = crashed
+      ? `The process stopped during attempt ${attempt} of ${phase}, the ${ordinal(live.interruptions)} attempt of this step a process death interrupted; it is not run again.`
+      : `The process stopped during attempt ${attempt} of ${phase}; the attempt was run again after the restore.`;
     this.writer.recordStepRun({
       workflowId: live.id,
       phase,
@@ -500,7 +527,15 @@ export class WorkflowEngine {
       startedAt,
       endedAt: now,
       outcome: 'interrupted',
-      error: { code: 'INTERRUPTED', phase, attempt, message, hint: 'Nothing to do: steps are idempotent and the attempt runs again.', at: now.toISOString(), retryable: true },
+      error: {
+        code: 'INTERRUPTED',
+        phase,
+        attempt,
+        message,
+        hint: crashed ? crashed.hint! : 'Nothing to do: steps are idempotent and the attempt runs again.',
+        at: now.toISOString(),
+        retryable: !crashed,
+      },
     });
     this.tracer
       .startSpan('workflow restored', { attributes: { 'workflow.id': live.id, 'workflow.phase': phase, 'step.attempt': attempt, 'step.outcome': 'interrupted' } }, contextOf(row.traceParent))
@@ -518,7 +553,7 @@ export class WorkflowEngine {
   private attach(
     id: string,
     actor: Actor<WorkflowMachine>,
-    init: { version: number; persistedJson: string; correlationId: string | null; traceParent: string | null; createdAt: Date },
+    init: { version: number; persistedJson: string; correlationId: string | null; traceParent: string | null; createdAt: Date; interruptions?: number },
   ): Live {
     const snapshot = actor.getSnapshot();
     const live: Live = {
@@ -536,6 +571,7 @@ export class WorkflowEngine {
       lastCommit: Promise.resolve(),
       stopped: false,
       heldRuns: [],
+      interruptions: init.interruptions ?? 0,
     };
     this.live.set(id, live);
     this.deps.onActorAttached?.(actor, init.version === 1 && snapshot.value === 'pending' ? 'created' : 'restored');
@@ -594,6 +630,8 @@ export class WorkflowEngine {
     const expectedVersion = live.version;
     live.version += 1;
     live.persistedJson = JSON.stringify(persisted);
+    // The stored count starts again when the workflow leaves the phase (persistChanges does the same).
+    if (to !== live.phase) live.interruptions = 0;
     live.phase = to;
     const durationMs = change.durationMs;
     live.changedAt = now;

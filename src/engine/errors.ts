@@ -1,6 +1,6 @@
 import { certainlyNotApplied } from '../db/client.ts';
 import { AppError } from '../errors.ts';
-import type { TopPhase, WorkflowStatus } from '../machine/table.ts';
+import type { Phase, TopPhase, WorkflowStatus } from '../machine/table.ts';
 
 // The errors the engine reports to its callers, each with the HTTP status the server answers with.
 
@@ -58,6 +58,24 @@ export class ArtifactMissingError extends AppError {
       status: 409,
       retryable: false,
       hint: 'Send RETRY with fromPhase data_source_analysis to rebuild every output.',
+    });
+  }
+}
+
+/**
+ * A step whose attempts keep dying with the process (out of memory, a native crash, an OOM kill):
+ * resuming it would kill the process again, and every restart with it, so the workflow fails here.
+ */
+export class StepCrashedError extends AppError {
+  constructor(phase: Phase, interruptions: number) {
+    super('STEP_CRASHED', `Step ${phase} was interrupted by a process death ${interruptions} times in a row (the process was killed or ran out of memory while it ran), so it is not run again.`, {
+      status: 409,
+      retryable: false,
+      hint:
+        'The export is probably too large for this instance\'s memory: split it, or give the service more memory ' +
+        '(NODE_OPTIONS=--max-old-space-size=<MB>, a larger container), then send RETRY to run the step again ' +
+        `(it gets ${interruptions} more tries); the service log of the restarts shows what ended the process.`,
+      details: { phase, interruptions },
     });
   }
 }

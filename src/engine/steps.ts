@@ -45,6 +45,8 @@ export interface StepDeps {
   tracer?: Tracer;
   /** The parent of a workflow's step spans: its root span (the engine knows it). */
   traceContext?: (workflowId: string) => Context | undefined;
+  /** Asked before a body runs: an error that ends the attempt at once (a step that keeps killing the process). */
+  crashGuard?: (workflowId: string, phase: Phase) => Error | null;
 }
 
 export interface ReviewThresholds {
@@ -55,7 +57,7 @@ export interface ReviewThresholds {
 }
 
 /** What the engine's wiring hands to the step actors. */
-export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext'>>;
+export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext' | 'crashGuard'>>;
 
 export type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
 
@@ -304,6 +306,8 @@ export function createStepActors(deps: StepDeps, bodies: Record<Phase, StepBody>
       let error: unknown = null;
       try {
         const run = async () => {
+          const crashed = deps.crashGuard?.(input.workflowId, phase);
+          if (crashed) throw crashed;
           await injectFault(deps.faults, random, controller.signal);
           return bodies[phase](input, controller.signal);
         };

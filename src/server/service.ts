@@ -35,6 +35,8 @@ export interface WireOptions {
   heartbeatMs?: number;
   deadAfterMs?: number;
   concurrency?: number;
+  /** Interrupted attempts of one step after which it fails with STEP_CRASHED. */
+  maxInterruptions?: number;
   instanceUrl?: string;
   /** Notifications from the other instances on the same database. */
   bus?: Bus;
@@ -65,6 +67,7 @@ export function wireService(options: WireOptions) {
       artifacts,
       tracer,
       traceContext: (id) => engine.traceContext(id),
+      crashGuard: (id, phase) => engine.crashGuard(id, phase),
     }),
     tracer,
     artifacts,
@@ -77,6 +80,7 @@ export function wireService(options: WireOptions) {
     heartbeatMs: options.heartbeatMs,
     deadAfterMs: options.deadAfterMs,
     concurrency: options.concurrency,
+    maxInterruptions: options.maxInterruptions,
     instanceUrl: options.instanceUrl,
     bus: options.bus,
     onCommitted: (view, change) => {

@@ -7,7 +7,7 @@ import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/e
 import { AppError } from '../../src/errors.ts';
 import type { WorkflowView } from '../../src/engine/view.ts';
 import { DataError } from '../../src/handlers/errors.ts';
-import { TransientError } from '../../src/machine/errors.ts';
+import { TransientError, type ErrorRecord } from '../../src/machine/errors.ts';
 import { createStepActors, type StepBody } from '../../src/engine/steps.ts';
 import { MACHINE_VERSION, type StepInput } from '../../src/machine/machine.ts';
 import { STEP_PHASES, type Phase } from '../../src/machine/table.ts';
@@ -42,7 +42,10 @@ for (const driver of DRIVERS) {
       const bodies = Object.fromEntries(STEP_PHASES.map((p) => [p, async (input: StepInput, signal: AbortSignal) => (steps[p] ? steps[p](input, signal) : outputsFor(p))]));
       const engine: WorkflowEngine = new WorkflowEngine({
         store,
-        steps: createStepActors({ store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run) }, bodies as Record<Phase, StepBody>),
+        steps: createStepActors(
+          { store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run), crashGuard: (id, phase) => engine.crashGuard(id, phase) },
+          bodies as Record<Phase, StepBody>,
+        ),
         logger: testLogger(),
         retryPersistAfterMs: 50,
         leaseMs: 300,
@@ -140,6 +143,66 @@ for (const driver of DRIVERS) {
       expect(runs[0]!.endedAt!.getTime()).toBeGreaterThanOrEqual(runs[0]!.startedAt.getTime());
     });
 
+    it('fails a step with STEP_CRASHED after two process deaths in it, instead of resuming it forever; RETRY gives it new tries', async () => {
+      /** What a kill -9 leaves: the running state held by an owner that is gone, its lease run out, no record of the attempt. */
+      const kill = async (engine: WorkflowEngine, id: string) => {
+        await engine.stop();
+        await store.db.execute(sql`delete from step_runs where workflow_id = ${id} and outcome = 'cancelled'`);
+        await store.db.execute(sql`update workflows set owner = 'dead-instance', lease_until = now() - interval '1 second' where id = ${id}`);
+      };
+      const first = recordingEngine({ asset_classification: hang() });
+      const created = await first.create({ name: 'killer', files: [file], autoStart: true });
+      await until(() => store.getWorkflow(created.id), (row) => row?.phase === 'asset_classification' && row.status === 'running');
+      expect((await store.getWorkflow(created.id))!.interruptions).toBe(0);
+      await kill(first, created.id);
+
+      // The first death: counted by the claim, before the step runs again.
+      const second = recordingEngine({ asset_classification: hang() });
+      expect(await second.restoreAll()).toEqual({ restored: 1, skipped: 0 });
+      expect((await store.getWorkflow(created.id))!.interruptions).toBe(1);
+      await second.idle();
+      expect((await store.getWorkflow(created.id))!.status).toBe('running');
+      await kill(second, created.id);
+
+      // The second death in the same step: the step is not run a third time.
+      const ran: Phase[] = [];
+      const third = recordingEngine({ asset_classification: () => (ran.push('asset_classification'), outputsFor('asset_classification')) });
+      await third.restoreAll();
+      const failed = await finished(created.id);
+      expect(ran).toEqual([]);
+      expect(failed).toMatchObject({ status: 'failed', phase: 'failed', interruptions: 0 });
+      const view = await new WorkflowQueries({ store, maxUploadBytes: 1e6 }).get(created.id);
+      expect(view.errors.at(-1)).toMatchObject({ code: 'STEP_CRASHED', phase: 'asset_classification', retryable: false });
+      expect(view.errors.at(-1)!.hint).toMatch(/too large for this instance's memory/);
+      await third.idle();
+      const runs = (await store.listStepRuns(created.id, { limit: 100 })).items.filter((r) => r.phase === 'asset_classification');
+      expect(runs.map((r) => [r.outcome, (r.error as ErrorRecord | null)?.code])).toEqual([
+        ['interrupted', 'INTERRUPTED'],
+        ['interrupted', 'INTERRUPTED'],
+        ['failed', 'STEP_CRASHED'],
+      ]);
+      expect((runs[1]!.error as ErrorRecord).message).toMatch(/second attempt of this step a process death interrupted; it is not run again/);
+
+      // A person who gave it more memory retries: the step gets its tries back and runs.
+      await third.send(created.id, { type: 'RETRY' });
+      expect((await finished(created.id))!.status).toBe('completed');
+      expect(ran).toEqual(['asset_classification']);
+    });
+
+    it('does not count a shutdown that hands a running step over as a process death', async () => {
+      const first = recordingEngine({ field_mapping: hang() });
+      const created = await first.create({ name: 'handover', files: [file], autoStart: true });
+      await until(() => store.getWorkflow(created.id), (row) => row?.phase === 'field_mapping');
+      await first.stop();
+      const second = recordingEngine({ field_mapping: hang() });
+      await second.restoreAll();
+      expect((await store.getWorkflow(created.id))!.interruptions).toBe(0);
+      await second.stop();
+      const third = recordingEngine();
+      await third.restoreAll();
+      expect((await finished(created.id))!.status).toBe('completed');
+    });
+
     it('records a step stopped by a shutdown as interrupted once, not as cancelled', async () => {
       const first = recordingEngine({ field_mapping: hang() });
       const created = await first.create({ name: 'stopped', files: [file], autoStart: true });
@@ -175,7 +238,10 @@ for (const driver of DRIVERS) {
       );
       const engine: WorkflowEngine = new WorkflowEngine({
         store: spied,
-        steps: createStepActors({ store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run) }, bodies as Record<Phase, StepBody>),
+        steps: createStepActors(
+          { store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run), crashGuard: (id, phase) => engine.crashGuard(id, phase) },
+          bodies as Record<Phase, StepBody>,
+        ),
         logger: testLogger(),
       });
       engines.push(engine);

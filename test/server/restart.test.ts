@@ -51,6 +51,39 @@ for (const driver of DRIVERS) {
       }
     }, 120_000);
 
+    it('fails a workflow whose step was killed twice with STEP_CRASHED instead of resuming it on every restart', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'discovery-crashloop-'));
+      dirs.push(dataDir);
+      const env: Record<string, string> = {
+        ...(driver === 'pglite' ? { DATA_DIR: dataDir, DATABASE_URL: '' } : { DATABASE_URL: await freshPostgresUrl(process.env.DATABASE_URL!, 'loop') }),
+        // Every attempt is slow, so each kill lands while data_validation runs: a stand-in for a step that kills the process.
+        FAULT_INJECTION: 'slow=1,slowMs=4000',
+      };
+      let server = await startServer(env);
+      const res = await fetch(`${server.url}/workflows?name=killer`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
+      const { id } = (await res.json()) as { id: string };
+      const view = async () => (await (await fetch(`${server.url}/workflows/${id}`)).json()) as { phase: string; status: string; errors: { code: string; hint: string; phase: string }[] };
+      for (let death = 1; death <= 2; death++) {
+        await poll(view, (v) => v.phase === 'data_validation' && v.status === 'running');
+        expect(await kill(server, 'SIGKILL')).toBeNull();
+        server = await startServer(env);
+      }
+      try {
+        const failed = await poll(view, (v) => v.status === 'failed' || v.status === 'completed');
+        expect(failed.status).toBe('failed');
+        expect(failed.errors.at(-1)).toMatchObject({ code: 'STEP_CRASHED', phase: 'data_validation' });
+        expect(failed.errors.at(-1)!.hint).toMatch(/memory/);
+        const runs = (await (await fetch(`${server.url}/workflows/${id}/steps`)).json()) as { items: { phase: string; outcome: string }[] };
+        expect(runs.items.filter((r) => r.phase === 'data_validation').map((r) => r.outcome)).toEqual(['interrupted', 'interrupted', 'failed']);
+        // Once it is failed, a restart leaves it failed: the crash loop is over.
+        expect(await kill(server, 'SIGKILL')).toBeNull();
+        server = await startServer(env);
+        expect((await view()).status).toBe('failed');
+      } finally {
+        expect(await kill(server, 'SIGTERM')).toBe(0);
+      }
+    }, 120_000);
+
     it('survives three SIGKILLs at random moments across 50 workflows and loses nothing', async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'discovery-crash-'));
       dirs.push(dataDir);
@@ -58,6 +91,9 @@ for (const driver of DRIVERS) {
         ...(driver === 'pglite' ? { DATA_DIR: dataDir, DATABASE_URL: '' } : { DATABASE_URL: await freshPostgresUrl(process.env.DATABASE_URL!, 'crash') }),
         FAULT_INJECTION: 'slow=0.3,slowMs=300',
         LOG_LEVEL: 'warn',
+        // Kills this close together can land twice in one workflow's step; what is tested here is that
+        // nothing is lost, so the crash-loop guard (its own test below) must not fail such a workflow.
+        MAX_STEP_INTERRUPTIONS: '10',
       };
       const created = new Map<string, number>();
       let server = await startServer({ ...env, LOG_LEVEL: 'info' });
