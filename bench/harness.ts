@@ -1,3 +1,4 @@
+import type { WorkflowStore } from '../src/db/store.ts';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
@@ -67,6 +68,7 @@ export class StatusTracker {
 }
 
 export interface BenchService {
+  store: WorkflowStore;
   engine: WorkflowEngine;
   tracker: StatusTracker;
   /** Set once `listen` ran. */
@@ -98,6 +100,7 @@ export function startBenchService(db: PhaseDatabase, options: { logger: Logger; 
   let server: ReturnType<typeof serve> | null = null;
   const service: BenchService = {
     engine,
+    store: db.store,
     tracker,
     url: null,
     async listen() {
@@ -143,7 +146,11 @@ export async function runWorkflows(service: BenchService, count: number, options
         autoStart: true,
       });
       const status = await service.tracker.waitFor(view.id, [target, 'failed']);
-      if (status !== target) throw new Error(`Workflow ${view.id} ended ${status}, expected ${target}.`);
+      if (status !== target) {
+        const row = await service.store.getWorkflow(view.id);
+        const errors = (row?.snapshot as { context?: { errors?: unknown[] } } | undefined)?.context?.errors ?? [];
+        throw new Error(`Workflow ${view.id} ended ${status}, expected ${target}; its errors: ${JSON.stringify(errors)}`);
+      }
       ids.push(view.id);
     }
   };

@@ -91,7 +91,7 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres
 export class UsageError extends Error {}
 
 export const USAGE = `Usage: npm run bench -- [--quick | --tiny] [--out FILE] [--only latency,throughput,scale,linear,pipeline]
-                          [--pglite] [--in-process] [--log silent|info]
+                          [--pglite] [--in-process] [--log silent|info] [--rows N]
 
   --quick       smaller sizes, under 2 minutes
   --tiny        seconds; checks that the suite runs (used by the test suite)
@@ -99,6 +99,7 @@ export const USAGE = `Usage: npm run bench -- [--quick | --tiny] [--out FILE] [-
   --only LIST   run only these measurements
   --pglite      run on in-memory PGlite instead of PostgreSQL (DATABASE_URL is then ignored)
   --in-process  run every measurement in this process (memory figures then carry earlier phases)
+  --rows N      rows of the pipeline's export (default 100,000; 20,000 with --quick)
   --log LEVEL   service log level; lines go to /dev/null (default info, as the service runs)
 
 PostgreSQL: DATABASE_URL (default ${DEFAULT_DATABASE_URL}) names the server; the suite creates and
@@ -113,6 +114,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   let pglite = false;
   let isolate = true;
   let logLevel: BenchOptions['logLevel'] = 'info';
+  let pipelineRows: number | null = null;
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index]!;
     const value = (): string => {
@@ -126,6 +128,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     else if (arg === '--out') out = value();
     else if (arg === '--pglite') pglite = true;
     else if (arg === '--in-process') isolate = false;
+    else if (arg === '--rows') {
+      const text = value();
+      const rows = Number(text.replace(/_/g, ''));
+      if (!Number.isInteger(rows) || rows < 100) throw new UsageError(`--rows takes a whole number of at least 100, not "${text}".`);
+      pipelineRows = rows;
+    }
     else if (arg === '--log') {
       const level = value();
       if (level !== 'silent' && level !== 'info') throw new UsageError(`--log takes silent or info, not "${level}".`);
@@ -144,5 +152,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new UsageError(`DATABASE_URL must be a postgres:// or postgresql:// URL, not "${databaseUrl}".`);
   }
-  return { mode, sizes: SIZES[mode], out, databaseUrl, phases, isolate: isolate && databaseUrl !== null, logLevel };
+  const sizes = pipelineRows === null ? SIZES[mode] : { ...SIZES[mode], pipelineRows };
+  return { mode, sizes, out, databaseUrl, phases, isolate: isolate && databaseUrl !== null, logLevel };
 }

@@ -96,7 +96,7 @@ export interface PipelineResult {
     /** Peak RSS above the idle service (database open, nothing run), scaled to 100,000 rows of the export. */
     peakRssMbPer100kRows: number;
     /** While the big export runs: /healthz over loopback HTTP every 100 ms, and a 100-row workflow started 1 s in. */
-    underLoad: { healthz: Percentiles; smallWorkflowSeconds: number };
+    underLoad: { healthz: Percentiles & { failures?: number }; smallWorkflowSeconds: number };
     phases: Record<Phase, PipelinePhaseTime>;
   };
   snapshot: { bytes100: number; bytes100k: number; smallRows: number; largeRows: number; storedBytes100k: number };
@@ -429,18 +429,23 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
 }
 
 /** GETs /healthz every 100 ms (one at a time) until stopped; the event loop's stalls show up as its latency. */
-function sampleHealthz(url: string): { stop: () => void; done: Promise<Percentiles> } {
+function sampleHealthz(url: string): { stop: () => void; done: Promise<Percentiles & { failures: number }> } {
   let running = true;
+  let failures = 0;
   const done = (async () => {
     const samples: number[] = [];
     while (running) {
       const started = performance.now();
-      const res = await fetch(`${url}/healthz`);
-      await res.arrayBuffer();
+      // A stall longer than the server's keep-alive timeout can reset the reused connection: that is
+      // a failed probe (counted at the time it took), not the end of the measurement.
+      const ok = await fetch(`${url}/healthz`)
+        .then((res) => res.arrayBuffer().then(() => res.status < 500))
+        .catch(() => false);
       samples.push(performance.now() - started);
+      if (!ok) failures += 1;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return percentiles(samples);
+    return { ...percentiles(samples), failures };
   })();
   return { stop: () => (running = false), done };
 }

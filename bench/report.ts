@@ -208,6 +208,7 @@ export function renderTable(r: BenchResults): string {
     rows.push(['  peak RSS (MB) | above idle, per 100k rows', `${fmt(p.peakRssBytes / 1048576, 0)} | ${fmt(p.peakRssMbPer100kRows, 0)}`, '', '', '']);
     const h = p.underLoad.healthz;
     rows.push(['  under load: /healthz p50 | p99 | max (ms)', `${fmt(h.p50)} | ${fmt(h.p99)} | ${fmt(h.max)}`, '', '', target('/healthz p99 during the pipeline (ms)')]);
+    if (h.failures) rows.push(['  under load: /healthz probes that failed (connection reset)', fmt(h.failures), '', '', '']);
     rows.push(['  under load: 100-row workflow started meanwhile (s)', fmt(p.underLoad.smallWorkflowSeconds), '', '', target('small workflow during the pipeline (s)')]);
   }
   if (r.snapshot) {
