@@ -13,9 +13,13 @@ export function artifactStore(db: Database) {
   const where = (workflowId: string, key: string) => and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key));
 
   async function getArtifactVersioned<T>(workflowId: string, key: string): Promise<{ value: T; version: number } | null> {
-    const [row] = await db.select({ body: artifacts.body, data: artifacts.data, version: artifacts.version }).from(artifacts).where(where(workflowId, key)).limit(1);
+    const [row] = await db
+      .select({ json: artifacts.json, body: artifacts.body, data: artifacts.data, version: artifacts.version })
+      .from(artifacts)
+      .where(where(workflowId, key))
+      .limit(1);
     if (!row) return null;
-    const value = (row.body ? JSON.parse(Buffer.from(row.body).toString('utf8')) : row.data) as T;
+    const value = (row.json !== null ? JSON.parse(row.json) : row.body ? JSON.parse(Buffer.from(row.body).toString('utf8')) : row.data) as T;
     return { value, version: row.version };
   }
 
@@ -37,15 +41,15 @@ export function artifactStore(db: Database) {
         .orderBy(asc(datasetFiles.idx));
     },
 
-    /** Stores an artefact (as JSON bytes) and returns its new version. */
+    /** Stores an artefact (as JSON text) and returns its new version. */
     async putArtifact(workflowId: string, key: string, data: unknown): Promise<number> {
-      const body = new Uint8Array(Buffer.from(JSON.stringify(data)));
+      const json = JSON.stringify(data);
       const [row] = await db
         .insert(artifacts)
-        .values({ workflowId, key, body, data: null, version: 1 })
+        .values({ workflowId, key, json, body: null, data: null, version: 1 })
         .onConflictDoUpdate({
           target: [artifacts.workflowId, artifacts.key],
-          set: { body, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
+          set: { json, body: null, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
         })
         .returning({ version: artifacts.version });
       return row!.version;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { rowsOf } from '../../src/db/client.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidCursorError } from '../../src/db/paging.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
@@ -173,6 +175,19 @@ for (const driver of DRIVERS) {
       await store.putArtifact(id, 'x', { v: 1 });
       await store.putArtifact(id, 'x', { v: 2 });
       expect(await store.getArtifact(id, 'x')).toEqual({ v: 2 });
+    });
+
+    it('stores artefacts as JSON text and still reads those an older version stored as bytes or jsonb', async () => {
+      const id = await seedWorkflow(store);
+      const awkward = { text: 'nul \u0000 lone \ud800 tab\t 漢字 🙂', n: [1.5, null] };
+      await store.putArtifact(id, 'new', awkward);
+      expect(await store.getArtifact(id, 'new')).toEqual(awkward);
+      const [stored] = rowsOf<{ json: string | null; body: unknown }>(await store.db.execute(sql`select json, body from artifacts where workflow_id = ${id} and key = 'new'`));
+      expect(stored).toMatchObject({ json: JSON.stringify(awkward), body: null });
+      await store.db.execute(sql`insert into artifacts (workflow_id, key, body) values (${id}, 'bytes', convert_to(${JSON.stringify({ v: 'b' })}, 'UTF8'))`);
+      await store.db.execute(sql`insert into artifacts (workflow_id, key, data) values (${id}, 'jsonb', ${JSON.stringify({ v: 'j' })}::jsonb)`);
+      expect(await store.getArtifact(id, 'bytes')).toEqual({ v: 'b' });
+      expect(await store.getArtifact(id, 'jsonb')).toEqual({ v: 'j' });
     });
   });
 }
