@@ -25,11 +25,13 @@ export function artifactStore(db: Database) {
 
   return {
     async loadFiles(workflowId: string): Promise<StoredFile[]> {
-      return db
-        .select({ name: datasetFiles.name, format: datasetFiles.format, content: datasetFiles.content })
+      // As base64 text, for the reason createWorkflow writes them so (PGlite's bytea results: 26 MB in 3.7 s; base64 0.4 s).
+      const rows = await db
+        .select({ name: datasetFiles.name, format: datasetFiles.format, content: sql<string>`encode(${datasetFiles.content}, 'base64')` })
         .from(datasetFiles)
         .where(eq(datasetFiles.workflowId, workflowId))
         .orderBy(asc(datasetFiles.idx));
+      return rows.map((f) => ({ name: f.name, format: f.format, content: Buffer.from(f.content, 'base64') }));
     },
 
     /** The workflow's files without their content. */

@@ -52,6 +52,14 @@ function* lines(columns: CopyReplace['columns'], rows: CopyReplace['rows']): Gen
 }
 
 /**
+ * A COPY stream under the bulk timeout, not the pool's per-query one (DB_QUERY_TIMEOUT_MS, 10 s):
+ * pg reads `query_timeout` off the submitted object, and 300,000 assets take longer than that.
+ */
+function bulkCopy(text: string): ReturnType<typeof copyFrom> {
+  return Object.assign(copyFrom(text), { query_timeout: BULK_STATEMENT_MS + 1_000 });
+}
+
+/**
  * Makes `table`'s rows of one workflow exactly `rows` in one transaction: inserts new keys, updates
  * rows whose content hash changed, leaves equal ones, deletes keys no longer there. The workflow's
  * lease keeps any other writer of its rows away, so the check for existing rows cannot go stale.
@@ -66,12 +74,12 @@ export async function copyReplace(pool: Pool, job: CopyReplace): Promise<UpsertC
     // with no staging copy, upsert or delete (at 100k assets that was two thirds of the step).
     const existing = await client.query({ text: `select 1 from "${job.table}" where "workflow_id" = $1 limit 1`, values: [job.workflowId] });
     if (existing.rowCount === 0) {
-      await pipeline(Readable.from(lines(job.columns, job.rows)), client.query(copyFrom(`copy "${job.table}" (${job.names}) from stdin`)));
+      await pipeline(Readable.from(lines(job.columns, job.rows)), client.query(bulkCopy(`copy "${job.table}" (${job.names}) from stdin`)));
       await client.query('commit');
       return { inserted: job.rows.length, updated: 0, unchanged: 0, deleted: 0 };
     }
     await client.query(`create temp table incoming (like "${job.table}" including defaults) on commit drop`);
-    const copy = client.query(copyFrom(`copy incoming (${job.names}) from stdin`));
+    const copy = client.query(bulkCopy(`copy incoming (${job.names}) from stdin`));
     await pipeline(Readable.from(lines(job.columns, job.rows)), copy);
     const upserted = await client.query<{ inserted: string; touched: string }>({
       text: `with up as (

@@ -6,6 +6,10 @@ import type { HistoryStore, NewStepRun } from './history.ts';
 import { keysetPage, type Page, type PageRequest } from './paging.ts';
 import { datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
 
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
 export interface NewDatasetFile {
   name: string;
   format: string | null;
@@ -57,10 +61,12 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
       // One statement, so one round trip and atomic without BEGIN/COMMIT; the foreign keys are
       // checked at its end, when the workflow row exists.
       const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
+      // File bytes travel as base64 text, decoded by the database: PGlite turns a bytea parameter
+      // into hex one byte at a time on the API's thread (26 MB: 11.4 s; as base64: 0.8 s).
       const fileInsert =
         files.length > 0
           ? sql`, f as (insert into ${datasetFiles} (workflow_id, idx, name, format, size_bytes, content) values ${sql.join(
-              files.map((f, idx) => sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, ${f.content})`),
+              files.map((f, idx) => sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, decode(${base64(f.content)}, 'base64'))`),
               sql`, `,
             )})`
           : sql``;
