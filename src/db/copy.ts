@@ -35,15 +35,17 @@ export interface CopyReplace {
   set: string;
   columns: { field: string; json: boolean }[];
   workflowId: string;
-  rows: Record<string, unknown>[];
+  /** Made one at a time as COPY consumes them, so no second copy of every row is held. */
+  rows: Iterable<Record<string, unknown>>;
+  count: number;
 }
 
 function* lines(columns: CopyReplace['columns'], rows: CopyReplace['rows']): Generator<string> {
   let chunk = '';
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
+  let n = 0;
+  for (const row of rows) {
     chunk += columns.map((c) => copyText(row[c.field], c.json)).join('\t') + '\n';
-    if ((i + 1) % LINES_PER_CHUNK === 0) {
+    if (++n % LINES_PER_CHUNK === 0) {
       yield chunk;
       chunk = '';
     }
@@ -76,7 +78,7 @@ export async function copyReplace(pool: Pool, job: CopyReplace): Promise<UpsertC
     if (existing.rowCount === 0) {
       await pipeline(Readable.from(lines(job.columns, job.rows)), client.query(bulkCopy(`copy "${job.table}" (${job.names}) from stdin`)));
       await client.query('commit');
-      return { inserted: job.rows.length, updated: 0, unchanged: 0, deleted: 0 };
+      return { inserted: job.count, updated: 0, unchanged: 0, deleted: 0 };
     }
     await client.query(`create temp table incoming (like "${job.table}" including defaults) on commit drop`);
     const copy = client.query(bulkCopy(`copy incoming (${job.names}) from stdin`));
@@ -98,7 +100,7 @@ export async function copyReplace(pool: Pool, job: CopyReplace): Promise<UpsertC
     await client.query('commit');
     const inserted = Number(upserted.rows[0]!.inserted);
     const touched = Number(upserted.rows[0]!.touched);
-    return { inserted, updated: touched - inserted, unchanged: job.rows.length - touched, deleted: deleted.rowCount ?? 0 };
+    return { inserted, updated: touched - inserted, unchanged: job.count - touched, deleted: deleted.rowCount ?? 0 };
   } catch (error) {
     broken = error as Error;
     await client.query('rollback').catch(() => undefined);

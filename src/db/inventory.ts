@@ -75,7 +75,10 @@ export function inventoryStore(db: Database) {
         set: setList,
         columns: columns.map((c) => ({ field: c.field, json: c.type === 'jsonb' })),
         workflowId,
-        rows: rows.map(({ row }) => ({ ...row, workflowId, contentHash: hashOf(row) }) as Record<string, unknown>),
+        rows: (function* () {
+          for (const { row } of rows) yield { ...row, workflowId, contentHash: hashOf(row) } as Record<string, unknown>;
+        })(),
+        count: rows.length,
       });
     }
     return db.transaction(async (tx) => {
