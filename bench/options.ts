@@ -23,6 +23,9 @@ export interface Sizes {
   linearSizes: readonly [number, number];
   pipelineRows: number;
   snapshotSmallRows: number;
+  /** Workflows run at once, and rows each, for the concurrent peak-RSS figure (before the big export). */
+  concurrentWorkflows: number;
+  concurrentRows: number;
 }
 
 export const SIZES: Readonly<Record<Mode, Sizes>> = {
@@ -39,6 +42,8 @@ export const SIZES: Readonly<Record<Mode, Sizes>> = {
     linearSizes: [10, 100],
     pipelineRows: 500,
     snapshotSmallRows: 100,
+    concurrentWorkflows: 3,
+    concurrentRows: 200,
   },
   quick: {
     latencyWorkflows: 256,
@@ -54,6 +59,8 @@ export const SIZES: Readonly<Record<Mode, Sizes>> = {
     // 100k rows take minutes in database_integration today (see the README of the bench).
     pipelineRows: 20_000,
     snapshotSmallRows: 100,
+    concurrentWorkflows: 20,
+    concurrentRows: 3_000,
   },
   full: {
     latencyWorkflows: 1_024,
@@ -68,6 +75,8 @@ export const SIZES: Readonly<Record<Mode, Sizes>> = {
     linearSizes: [1_000, 10_000],
     pipelineRows: 100_000,
     snapshotSmallRows: 100,
+    concurrentWorkflows: 20,
+    concurrentRows: 3_000,
   },
 };
 

@@ -98,6 +98,8 @@ export interface PipelineResult {
     /** While the big export runs: /healthz over loopback HTTP every 100 ms, and a 100-row workflow started 1 s in. */
     underLoad: { healthz: Percentiles & { failures?: number }; smallWorkflowSeconds: number };
     phases: Record<Phase, PipelinePhaseTime>;
+    /** Many mid-sized exports at once, run before the big one so the peak RSS is theirs. */
+    concurrent?: { workflows: number; rows: number; seconds: number; peakRssBytes: number };
   };
   snapshot: { bytes100: number; bytes100k: number; smallRows: number; largeRows: number; storedBytes100k: number };
 }
@@ -368,6 +370,21 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
   try {
     ctx.progress(`pipeline: ${sizes.snapshotSmallRows} rows`);
     const smallRun = await pipelineRun(db, service, sizes.snapshotSmallRows);
+    ctx.progress(`pipeline: ${sizes.concurrentWorkflows} workflows of ${sizes.concurrentRows} rows at once`);
+    const concurrentContent = utf8(generateLargeExport(sizes.concurrentRows, 11));
+    await collectGarbage();
+    const concurrentStarted = performance.now();
+    await runWorkflows(service, sizes.concurrentWorkflows, {
+      concurrency: sizes.concurrentWorkflows,
+      files: [{ name: 'mid.csv', format: 'csv', content: concurrentContent }],
+    });
+    const concurrent = {
+      workflows: sizes.concurrentWorkflows,
+      rows: sizes.concurrentRows,
+      seconds: round3(seconds(concurrentStarted)),
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
+    await collectGarbage();
     ctx.progress(`pipeline: generating ${sizes.pipelineRows} rows`);
     const content = utf8(generateLargeExport(sizes.pipelineRows));
     ctx.progress('pipeline: parse only');
@@ -413,6 +430,7 @@ export async function pipelinePhase(ctx: PhaseContext): Promise<PipelineResult> 
         peakRssMbPer100kRows: Math.round((peakRssBytes - idleRssBytes) / 1048576 / (rows / 100_000)),
         underLoad: { healthz, smallWorkflowSeconds: round3(smallWorkflowSeconds) },
         phases,
+        concurrent,
       },
       snapshot: {
         bytes100: smallRun.snapshotBytes,

@@ -89,6 +89,8 @@ function targets(r: BenchResults): Target[] {
   add('pipeline time / parse-only time', r.pipeline?.ratio, '<= 5x', (v) => v <= 5);
   add('/healthz p99 during the pipeline (ms)', r.pipeline?.underLoad.healthz.p99, '<= 200 ms', (v) => v <= 200);
   add('small workflow during the pipeline (s)', r.pipeline?.underLoad.smallWorkflowSeconds, '< 5 s', (v) => v < 5);
+  add('peak RSS, 20 concurrent 3,000-row workflows (MB)', r.pipeline?.concurrent ? r.pipeline.concurrent.peakRssBytes / 1048576 : undefined, '<= 512 MB', (v) => v <= 512);
+  add('peak RSS during the big export (MB)', r.pipeline ? r.pipeline.peakRssBytes / 1048576 : undefined, '<= 1,024 MB', (v) => v <= 1024);
   add('snapshot at 100k rows (bytes)', r.snapshot?.bytes100k, '< 16 KB', (v) => v < 16 * 1024);
   return list;
 }
@@ -205,11 +207,15 @@ export function renderTable(r: BenchResults): string {
     rows.push(['  rows/s end to end', fmt(p.rowsPerSec, 0), fmt(p.parseOnlyRowsPerSec, 0), '', '']);
     rows.push(['  seconds end to end', fmt(p.seconds), fmt(p.parseOnlySeconds), `${fmt(p.ratio)}x`, target('pipeline time / parse-only time')]);
     for (const [phase, time] of Object.entries(p.phases)) rows.push([`    ${phase} rows/s (s)`, `${fmt(time.rowsPerSec, 0)} (${fmt(time.seconds)})`, '', '', '']);
-    rows.push(['  peak RSS (MB) | above idle, per 100k rows', `${fmt(p.peakRssBytes / 1048576, 0)} | ${fmt(p.peakRssMbPer100kRows, 0)}`, '', '', '']);
+    rows.push(['  peak RSS (MB) | above idle, per 100k rows', `${fmt(p.peakRssBytes / 1048576, 0)} | ${fmt(p.peakRssMbPer100kRows, 0)}`, '', '', target('peak RSS during the big export (MB)')]);
     const h = p.underLoad.healthz;
     rows.push(['  under load: /healthz p50 | p99 | max (ms)', `${fmt(h.p50)} | ${fmt(h.p99)} | ${fmt(h.max)}`, '', '', target('/healthz p99 during the pipeline (ms)')]);
     if (h.failures) rows.push(['  under load: /healthz probes that failed (connection reset)', fmt(h.failures), '', '', '']);
     rows.push(['  under load: 100-row workflow started meanwhile (s)', fmt(p.underLoad.smallWorkflowSeconds), '', '', target('small workflow during the pipeline (s)')]);
+    if (p.concurrent) {
+      const c = p.concurrent;
+      rows.push([`  ${c.workflows} workflows of ${c.rows.toLocaleString('en-US')} rows at once: seconds | peak RSS (MB)`, `${fmt(c.seconds)} | ${fmt(Math.round(c.peakRssBytes / 1048576))}`, '', '', target('peak RSS, 20 concurrent 3,000-row workflows (MB)')]);
+    }
   }
   if (r.snapshot) {
     section('6. persisted snapshot (JSON bytes)');
