@@ -10,7 +10,6 @@ import type { UpsertCounts } from './inventory.ts';
 
 /** Bulk statements may run longer than one request's statement timeout; they are still bounded. */
 const BULK_STATEMENT_MS = 300_000;
-const LINES_PER_CHUNK = 1_000;
 
 /** The `pg` pool behind a Drizzle database, or null on PGlite. */
 export function pgPoolOf(db: Database): Pool | null {
@@ -29,28 +28,14 @@ export interface CopyReplace {
   table: string;
   /** Quoted key column name. */
   key: string;
-  /** Quoted column list, in the order of `columns`. */
+  /** Quoted column list, in the order of the lines' values. */
   names: string;
   /** The `do update set …` list. */
   set: string;
-  columns: { field: string; json: boolean }[];
   workflowId: string;
-  /** Made one at a time as COPY consumes them, so no second copy of every row is held. */
-  rows: Iterable<Record<string, unknown>>;
+  /** The rows as COPY text lines, a chunk of lines at a time (see encodeInventory). */
+  chunks: Iterable<string>;
   count: number;
-}
-
-function* lines(columns: CopyReplace['columns'], rows: CopyReplace['rows']): Generator<string> {
-  let chunk = '';
-  let n = 0;
-  for (const row of rows) {
-    chunk += columns.map((c) => copyText(row[c.field], c.json)).join('\t') + '\n';
-    if (++n % LINES_PER_CHUNK === 0) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
 }
 
 /**
@@ -76,13 +61,13 @@ export async function copyReplace(pool: Pool, job: CopyReplace): Promise<UpsertC
     // with no staging copy, upsert or delete (at 100k assets that was two thirds of the step).
     const existing = await client.query({ text: `select 1 from "${job.table}" where "workflow_id" = $1 limit 1`, values: [job.workflowId] });
     if (existing.rowCount === 0) {
-      await pipeline(Readable.from(lines(job.columns, job.rows)), client.query(bulkCopy(`copy "${job.table}" (${job.names}) from stdin`)));
+      await pipeline(Readable.from(job.chunks), client.query(bulkCopy(`copy "${job.table}" (${job.names}) from stdin`)));
       await client.query('commit');
       return { inserted: job.count, updated: 0, unchanged: 0, deleted: 0 };
     }
     await client.query(`create temp table incoming (like "${job.table}" including defaults) on commit drop`);
     const copy = client.query(bulkCopy(`copy incoming (${job.names}) from stdin`));
-    await pipeline(Readable.from(lines(job.columns, job.rows)), copy);
+    await pipeline(Readable.from(job.chunks), copy);
     const upserted = await client.query<{ inserted: string; touched: string }>({
       text: `with up as (
                insert into "${job.table}" (${job.names}) select ${job.names} from incoming
