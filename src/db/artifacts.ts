@@ -19,6 +19,19 @@ export function artifactStore(db: Database) {
     return { value, version: row.version };
   }
 
+  /** Stores an artefact's JSON bytes as they are and returns its new version. */
+  async function putArtifactBytes(workflowId: string, key: string, body: Uint8Array): Promise<number> {
+    const [row] = await db
+      .insert(artifacts)
+      .values({ workflowId, key, body, data: null, version: 1 })
+      .onConflictDoUpdate({
+        target: [artifacts.workflowId, artifacts.key],
+        set: { body, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
+      })
+      .returning({ version: artifacts.version });
+    return row!.version;
+  }
+
   return {
     async loadFiles(workflowId: string): Promise<StoredFile[]> {
       return db
@@ -38,24 +51,24 @@ export function artifactStore(db: Database) {
     },
 
     /** Stores an artefact (as JSON bytes) and returns its new version. */
-    async putArtifact(workflowId: string, key: string, data: unknown): Promise<number> {
-      const body = new Uint8Array(Buffer.from(JSON.stringify(data)));
-      const [row] = await db
-        .insert(artifacts)
-        .values({ workflowId, key, body, data: null, version: 1 })
-        .onConflictDoUpdate({
-          target: [artifacts.workflowId, artifacts.key],
-          set: { body, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
-        })
-        .returning({ version: artifacts.version });
-      return row!.version;
+    putArtifact(workflowId: string, key: string, data: unknown): Promise<number> {
+      return putArtifactBytes(workflowId, key, new Uint8Array(Buffer.from(JSON.stringify(data))));
     },
+
+    putArtifactBytes,
 
     async getArtifact<T>(workflowId: string, key: string): Promise<T | null> {
       return (await getArtifactVersioned<T>(workflowId, key))?.value ?? null;
     },
 
     getArtifactVersioned,
+
+    /** The artefact as its stored JSON bytes, unparsed: what a step worker thread is handed. */
+    async getArtifactBytes(workflowId: string, key: string): Promise<{ bytes: Uint8Array; version: number } | null> {
+      const [row] = await db.select({ body: artifacts.body, data: artifacts.data, version: artifacts.version }).from(artifacts).where(where(workflowId, key)).limit(1);
+      if (!row) return null;
+      return { bytes: row.body ?? new Uint8Array(Buffer.from(JSON.stringify(row.data))), version: row.version };
+    },
 
     /** The artefact's current version without its payload: a cheap check of a cached copy. */
     async artifactVersion(workflowId: string, key: string): Promise<number | null> {

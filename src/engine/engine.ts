@@ -60,6 +60,8 @@ export interface EngineDeps {
   concurrency?: number;
   /** How long an event relayed to another instance waits for its answer. */
   relayWaitMs?: number;
+  /** Releases what the steps ran on (the worker pool) once stop() has stopped every actor. */
+  onStopped?: () => Promise<void>;
 }
 
 export interface CommittedChange {
@@ -430,6 +432,7 @@ export class WorkflowEngine {
     await this.leases.release(ids);
     await this.deps.store.removeInstance(this.instanceId).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'instance row not removed'));
     if (ids.length > 0) await this.deps.store.notify(CHANNELS.work, this.instanceId).catch(() => {});
+    await this.deps.onStopped?.();
   }
 
   /** Waits until every change enqueued so far is committed. */

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { defaultStepWorkers } from '../engine/step-pool.ts';
 import type { FaultConfig, ReviewThresholds } from '../engine/steps.ts';
 
 const flag = z
@@ -90,6 +91,7 @@ const envSchema = z.object({
   INSTANCE_HEARTBEAT_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
   INSTANCE_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(10),
   INSTANCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000_000).default(256),
+  STEP_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
@@ -128,6 +130,8 @@ export interface Config {
   deadAfterMs: number;
   /** Workflows running steps here at once; more wait in the table for an instance with room. */
   concurrency: number;
+  /** Worker threads the computing steps run in, so they never block the API's event loop; 0: on the main thread (debugging). */
+  stepWorkers: number;
   corsOrigins: string[];
   /** When the mapping review asks a person. */
   review: ReviewThresholds;
@@ -185,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatMs: Math.round(e.INSTANCE_HEARTBEAT_SECONDS * 1000),
     deadAfterMs: Math.round(e.INSTANCE_TIMEOUT_SECONDS * 1000),
     concurrency: e.INSTANCE_CONCURRENCY,
+    stepWorkers: e.STEP_WORKERS ?? defaultStepWorkers(),
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
     review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },

@@ -65,6 +65,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     heartbeatMs: config.heartbeatMs,
     deadAfterMs: config.deadAfterMs,
     concurrency: config.concurrency,
+    stepWorkers: config.stepWorkers,
     instanceUrl: url,
     bus,
     idempotencyClaimMs: config.idempotencyClaimMs,
