@@ -1,4 +1,4 @@
-import type { ArtifactStore } from '../db/artifacts.ts';
+import type { ArtifactStore, StoredFile } from '../db/artifacts.ts';
 import type { ClassificationOutput, DependencyOutput, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
@@ -22,6 +22,8 @@ export type ArtifactName = keyof typeof ARTIFACT;
 interface Entry {
   /** Parsed tables: derived from the workflow's files, which never change, so always current. */
   tables?: unknown;
+  /** The uploaded files, for step workers, which parse them themselves. */
+  files?: StoredFile[];
   /** Stored artefacts with the version they had when cached: parsed, or as the JSON bytes a step worker made or needs. */
   artifacts: Map<string, Cached>;
 }
@@ -43,7 +45,11 @@ export class ArtifactCache {
 
   constructor(
     private readonly store: Pick<ArtifactStore, 'putArtifact' | 'putArtifactBytes' | 'artifactVersion' | 'getArtifactVersioned' | 'getArtifactBytes'>,
-    private readonly maxWorkflows = 4,
+    private readonly options: {
+      maxWorkflows?: number;
+      /** Whether to keep the parsed upload; not when step workers parse it (they need the files). */
+      keepTables?: boolean;
+    } = {},
   ) {}
 
   private entry(workflowId: string): Entry {
@@ -55,7 +61,7 @@ export class ArtifactCache {
       entry = { artifacts: new Map() };
     }
     this.entries.set(workflowId, entry);
-    while (this.entries.size > this.maxWorkflows) this.entries.delete(this.entries.keys().next().value!);
+    while (this.entries.size > (this.options.maxWorkflows ?? 4)) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
 
@@ -65,9 +71,18 @@ export class ArtifactCache {
     return entry.tables as T;
   }
 
-  /** Keeps tables parsed at upload, so the first step does not parse the same files again. */
-  primeTables(workflowId: string, tables: unknown): void {
-    this.entry(workflowId).tables = tables;
+  /** The workflow's files as stored, loaded once: they never change. */
+  async files(workflowId: string, load: () => Promise<StoredFile[]>): Promise<StoredFile[]> {
+    const entry = this.entry(workflowId);
+    entry.files ??= await load();
+    return entry.files;
+  }
+
+  /** Keeps an upload as it was checked, so the first step neither reads the files back nor parses them again. */
+  primeUpload(workflowId: string, files: StoredFile[], tables: unknown): void {
+    const entry = this.entry(workflowId);
+    if (this.options.keepTables === false) entry.files = files;
+    else entry.tables = tables;
   }
 
   async put(workflowId: string, key: string, value: unknown): Promise<void> {

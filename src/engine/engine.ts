@@ -44,7 +44,7 @@ export interface EngineDeps {
   idleFailedMs?: number;
   /** Snapshot migrations by source version (default: src/machine/migrations.ts). */
   migrations?: Readonly<Record<number, SnapshotMigration>>;
-  /** The artefact cache the steps read; a create primes it with the tables parsed at upload. */
+  /** The artefact cache the steps read; a create primes it with the upload it checked. */
   artifacts?: ArtifactCache;
   /** Spans for workflows and waits (default: the global provider's, a no-op unless one is registered). */
   tracer?: Tracer;
@@ -310,7 +310,7 @@ export class WorkflowEngine {
       this.deps.onCommitted?.(view, change);
       return view;
     }
-    if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
+    if (request.tables) this.deps.artifacts?.primeUpload(id, request.files, request.tables);
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
     this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, traceParent, createdAt: now });
     this.deps.onCommitted?.(view, change);

@@ -108,7 +108,7 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     (phase: ComputePhase, step: StepDefinition, workers: StepPool): StepBody =>
     async (input, signal) => {
       const { workflowId } = input;
-      const files = step.needs.includes('tables') ? await store.loadFiles(workflowId) : [];
+      const files = step.needs.includes('tables') ? await cache.files(workflowId, () => store.loadFiles(workflowId)) : [];
       const artifacts: StepTask['artifacts'] = {};
       for (const name of step.needs) if (name !== 'tables') artifacts[name] = await artifactBytes(workflowId, name);
       const { summary, saves } = await workers.run({ phase, request: request(input), files, artifacts }, signal);

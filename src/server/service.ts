@@ -55,10 +55,10 @@ export function wireService(options: WireOptions) {
   // Streams on any instance carry every instance's changes (only where there are others to hear: PostgreSQL).
   let shared: ReturnType<typeof clusterFeed> | null = null;
   const tracer = options.tracer ?? defaultTracer();
-  // One cache for the steps and for creates, which hand it the tables parsed at upload.
-  const artifacts = new ArtifactCache(options.store);
   // Stopping the engine destroys it, so a test or a shutdown leaves no thread behind.
   const pool = options.stepWorkers ? new StepPool(options.stepWorkers) : null;
+  // One cache for the steps and for creates, which hand it the upload they checked.
+  const artifacts = new ArtifactCache(options.store, { keepTables: !pool });
   // The gauge reads the engine lazily, at scrape time.
   const metrics = new ServiceMetrics(() => engine.livePhases());
   const engine: WorkflowEngine = new WorkflowEngine({
