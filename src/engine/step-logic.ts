@@ -26,7 +26,7 @@ export interface FileSummary {
 }
 
 /** What a step may load before its handler runs: the parsed upload, or an earlier step's stored output. */
-export type Inputs = Artifacts & { tables: Table[] };
+type Inputs = Artifacts & { tables: Table[] };
 
 /** Where a step reads its inputs and leaves its outputs. */
 export interface StepIo {
@@ -186,10 +186,6 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
     },
   }),
 };
-
-export function isComputePhase(phase: Phase): phase is ComputePhase {
-  return phase in COMPUTE_STEPS;
-}
 
 function validationSummary(result: ValidationOutput): JsonObject {
   const totals = result.tables.reduce(
