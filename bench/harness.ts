@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import type { WorkflowEngine } from '../src/engine/engine.ts';
 import type { Logger } from '../src/engine/logger.ts';
+import { defaultStepWorkers } from '../src/engine/step-pool.ts';
 import { createStepActors } from '../src/engine/steps.ts';
 import type { WorkflowStatus } from '../src/machine/table.ts';
 import type { StepOutput } from '../src/machine/machine.ts';
@@ -89,6 +90,8 @@ export function startBenchService(db: PhaseDatabase, options: { logger: Logger; 
     store: db.store,
     logger,
     maxUploadBytes: MAX_UPLOAD_BYTES,
+    // As main.ts sizes it; STEP_WORKERS=0 measures the steps on the main thread.
+    stepWorkers: options.steps === 'real' ? Number(process.env.STEP_WORKERS ?? defaultStepWorkers()) : 0,
     steps: (hooks) => {
       const deps = { store: db.store, logger, maxUploadBytes: MAX_UPLOAD_BYTES, ...hooks };
       return options.steps === 'noop' ? createStepActors(deps, noopBodies()) : createStepActors(deps);

@@ -23,6 +23,19 @@ export function artifactStore(db: Database) {
     return { value, version: row.version };
   }
 
+  /** Stores an artefact's JSON text and returns its new version. */
+  async function putArtifactJson(workflowId: string, key: string, json: string): Promise<number> {
+    const [row] = await db
+      .insert(artifacts)
+      .values({ workflowId, key, json, body: null, data: null, version: 1 })
+      .onConflictDoUpdate({
+        target: [artifacts.workflowId, artifacts.key],
+        set: { json, body: null, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
+      })
+      .returning({ version: artifacts.version });
+    return row!.version;
+  }
+
   return {
     async loadFiles(workflowId: string): Promise<StoredFile[]> {
       // As base64 text, for the reason createWorkflow writes them so (PGlite's bytea results: 26 MB in 3.7 s; base64 0.4 s).
@@ -44,17 +57,25 @@ export function artifactStore(db: Database) {
     },
 
     /** Stores an artefact (as JSON text) and returns its new version. */
-    async putArtifact(workflowId: string, key: string, data: unknown): Promise<number> {
-      const json = JSON.stringify(data);
+    putArtifact(workflowId: string, key: string, data: unknown): Promise<number> {
+      return putArtifactJson(workflowId, key, JSON.stringify(data));
+    },
+
+    /** Stores an artefact a step worker already encoded (UTF-8 JSON) and returns its new version. */
+    putArtifactBytes(workflowId: string, key: string, bytes: Uint8Array): Promise<number> {
+      return putArtifactJson(workflowId, key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    },
+
+    /** An artefact as UTF-8 JSON bytes, for a step worker, which parses it itself. */
+    async getArtifactBytes(workflowId: string, key: string): Promise<{ bytes: Uint8Array; version: number } | null> {
       const [row] = await db
-        .insert(artifacts)
-        .values({ workflowId, key, json, body: null, data: null, version: 1 })
-        .onConflictDoUpdate({
-          target: [artifacts.workflowId, artifacts.key],
-          set: { json, body: null, data: null, version: sql`${artifacts.version} + 1`, updatedAt: new Date() },
-        })
-        .returning({ version: artifacts.version });
-      return row!.version;
+        .select({ json: artifacts.json, body: artifacts.body, data: artifacts.data, version: artifacts.version })
+        .from(artifacts)
+        .where(where(workflowId, key))
+        .limit(1);
+      if (!row) return null;
+      const bytes = row.json !== null ? Buffer.from(row.json, 'utf8') : (row.body ?? Buffer.from(JSON.stringify(row.data)));
+      return { bytes, version: row.version };
     },
 
     async getArtifact<T>(workflowId: string, key: string): Promise<T | null> {

@@ -46,15 +46,15 @@ export interface CopyReplace {
   /** The `do update set …` list. */
   set: string;
   workflowId: string;
-  /** The rows as COPY text lines, a chunk of lines at a time (see encodeInventory). */
-  chunks: Iterable<string>;
+  /** The rows as COPY text lines, a chunk of whole lines at a time (see encodeInventory). */
+  chunks: Iterable<string | Uint8Array>;
   count: number;
 }
 
 /** What copyReplace needs of a connection: statements, and a COPY of text chunks into a table. */
 interface CopyTarget {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }>;
-  copyIn(into: string, chunks: Iterable<string>): Promise<void>;
+  copyIn(into: string, chunks: Iterable<string | Uint8Array>): Promise<void>;
 }
 
 /**
@@ -65,13 +65,17 @@ function bulkCopy(text: string): ReturnType<typeof copyFrom> {
   return Object.assign(copyFrom(text), { query_timeout: BULK_STATEMENT_MS + 1_000 });
 }
 
+function* asBuffers(chunks: Iterable<string | Uint8Array>): Generator<string | Buffer> {
+  for (const chunk of chunks) yield typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 function pgTarget(client: PoolClient): CopyTarget {
   return {
     async query(text, values) {
       const result = await client.query({ text, values, query_timeout: BULK_STATEMENT_MS + 1_000 } as { text: string; values?: unknown[] });
       return { rows: result.rows, affectedRows: result.rowCount ?? 0 };
     },
-    copyIn: (into, chunks) => pipeline(Readable.from(chunks), client.query(bulkCopy(`copy ${into} from stdin`))),
+    copyIn: (into, chunks) => pipeline(Readable.from(asBuffers(chunks)), client.query(bulkCopy(`copy ${into} from stdin`))),
   };
 }
 
@@ -82,7 +86,7 @@ function pgliteTarget(pg: PGlite): CopyTarget {
       return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
     },
     async copyIn(into, chunks) {
-      let batch: string[] = [];
+      let batch: (string | Uint8Array)[] = [];
       const flush = async () => {
         if (batch.length === 0) return;
         await pg.query(`copy ${into} from '/dev/blob'`, [], { blob: new Blob(batch) });

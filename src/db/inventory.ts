@@ -61,11 +61,11 @@ function columnsOf(kind: InventoryKind) {
 export interface EncodedInventory {
   kind: InventoryKind;
   count: number;
-  /** COPY text lines, about a thousand per chunk. */
-  chunks: Iterable<string>;
+  /** COPY text lines, about a thousand per chunk (UTF-8 bytes when a step worker encoded them). */
+  chunks: Iterable<string | Uint8Array>;
 }
 
-export function encodeInventory(kind: InventoryKind, workflowId: string, rows: readonly (AssetInput | DependencyInput)[]): EncodedInventory {
+export function encodeInventory(kind: InventoryKind, workflowId: string, rows: readonly (AssetInput | DependencyInput)[]): EncodedInventory & { chunks: Iterable<string> } {
   const { columns } = columnsOf(kind);
   function* chunks(): Generator<string> {
     for (let i = 0; i < rows.length; i += LINES_PER_CHUNK) {

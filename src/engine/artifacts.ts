@@ -1,4 +1,4 @@
-import type { ArtifactStore } from '../db/artifacts.ts';
+import type { ArtifactStore, StoredFile } from '../db/artifacts.ts';
 import type { ClassificationOutput, DependencyOutput, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
@@ -22,8 +22,16 @@ export type ArtifactName = keyof typeof ARTIFACT;
 interface Entry {
   /** Parsed tables: derived from the workflow's files, which never change, so always current. */
   tables?: unknown;
-  /** Stored artefacts with the version they had when cached. */
-  artifacts: Map<string, { version: number; value: unknown }>;
+  /** The uploaded files, for step workers, which parse them themselves. */
+  files?: StoredFile[];
+  /** Stored artefacts with the version they had when cached: parsed, or as the JSON bytes a step worker made or needs. */
+  artifacts: Map<string, Cached>;
+}
+
+interface Cached {
+  version: number;
+  value?: unknown;
+  bytes?: Uint8Array;
 }
 
 /**
@@ -36,8 +44,12 @@ export class ArtifactCache {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly store: Pick<ArtifactStore, 'putArtifact' | 'artifactVersion' | 'getArtifactVersioned'>,
-    private readonly maxWorkflows = 4,
+    private readonly store: Pick<ArtifactStore, 'putArtifact' | 'putArtifactBytes' | 'artifactVersion' | 'getArtifactVersioned' | 'getArtifactBytes'>,
+    private readonly options: {
+      maxWorkflows?: number;
+      /** Whether to keep the parsed upload; not when step workers parse it (they need the files). */
+      keepTables?: boolean;
+    } = {},
   ) {}
 
   private entry(workflowId: string): Entry {
@@ -49,7 +61,7 @@ export class ArtifactCache {
       entry = { artifacts: new Map() };
     }
     this.entries.set(workflowId, entry);
-    while (this.entries.size > this.maxWorkflows) this.entries.delete(this.entries.keys().next().value!);
+    while (this.entries.size > (this.options.maxWorkflows ?? 4)) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
 
@@ -59,9 +71,18 @@ export class ArtifactCache {
     return entry.tables as T;
   }
 
-  /** Keeps tables parsed at upload, so the first step does not parse the same files again. */
-  primeTables(workflowId: string, tables: unknown): void {
-    this.entry(workflowId).tables = tables;
+  /** The workflow's files as stored, loaded once: they never change. */
+  async files(workflowId: string, load: () => Promise<StoredFile[]>): Promise<StoredFile[]> {
+    const entry = this.entry(workflowId);
+    entry.files ??= await load();
+    return entry.files;
+  }
+
+  /** Keeps an upload as it was checked, so the first step neither reads the files back nor parses them again. */
+  primeUpload(workflowId: string, files: StoredFile[], tables: unknown): void {
+    const entry = this.entry(workflowId);
+    if (this.options.keepTables === false) entry.files = files;
+    else entry.tables = tables;
   }
 
   async put(workflowId: string, key: string, value: unknown): Promise<void> {
@@ -69,13 +90,45 @@ export class ArtifactCache {
     this.entry(workflowId).artifacts.set(key, { version, value });
   }
 
+  /** Stores an artefact already encoded as JSON (by a step worker), without parsing it here. */
+  async putBytes(workflowId: string, key: string, bytes: Uint8Array): Promise<void> {
+    const version = await this.store.putArtifactBytes(workflowId, key, bytes);
+    this.entry(workflowId).artifacts.set(key, { version, bytes });
+  }
+
+  /** The cached copy while the stored version is still the one cached. */
+  private async current(workflowId: string, key: string): Promise<Cached | undefined> {
+    const cached = this.entry(workflowId).artifacts.get(key);
+    if (cached && (await this.store.artifactVersion(workflowId, key)) === cached.version) return cached;
+    return undefined;
+  }
+
   async get<T>(workflowId: string, key: string): Promise<T | null> {
-    const entry = this.entry(workflowId);
-    const cached = entry.artifacts.get(key);
-    if (cached && (await this.store.artifactVersion(workflowId, key)) === cached.version) return cached.value as T;
+    const cached = await this.current(workflowId, key);
+    if (cached) {
+      if (!('value' in cached)) cached.value = JSON.parse(new TextDecoder().decode(cached.bytes));
+      return cached.value as T;
+    }
     const stored = await this.store.getArtifactVersioned<T>(workflowId, key);
-    if (stored) entry.artifacts.set(key, stored);
-    else entry.artifacts.delete(key);
+    this.remember(workflowId, key, stored);
     return stored?.value ?? null;
+  }
+
+  /** The artefact's stored JSON bytes, unparsed: what a step worker is handed. */
+  async getBytes(workflowId: string, key: string): Promise<Uint8Array | null> {
+    const cached = await this.current(workflowId, key);
+    if (cached) {
+      cached.bytes ??= new Uint8Array(Buffer.from(JSON.stringify(cached.value)));
+      return cached.bytes;
+    }
+    const stored = await this.store.getArtifactBytes(workflowId, key);
+    this.remember(workflowId, key, stored);
+    return stored?.bytes ?? null;
+  }
+
+  private remember(workflowId: string, key: string, stored: Cached | null): void {
+    const artifacts = this.entry(workflowId).artifacts;
+    if (stored) artifacts.set(key, stored);
+    else artifacts.delete(key);
   }
 }

@@ -44,7 +44,7 @@ export interface EngineDeps {
   idleFailedMs?: number;
   /** Snapshot migrations by source version (default: src/machine/migrations.ts). */
   migrations?: Readonly<Record<number, SnapshotMigration>>;
-  /** The artefact cache the steps read; a create primes it with the tables parsed at upload. */
+  /** The artefact cache the steps read; a create primes it with the upload it checked. */
   artifacts?: ArtifactCache;
   /** Spans for workflows and waits (default: the global provider's, a no-op unless one is registered). */
   tracer?: Tracer;
@@ -62,6 +62,8 @@ export interface EngineDeps {
   relayWaitMs?: number;
   /** After this many attempts of one step interrupted by a process death, the step fails with STEP_CRASHED (default 2). */
   maxInterruptions?: number;
+  /** Releases what the steps ran on (the worker pool) once stop() has stopped every actor. */
+  onStopped?: () => Promise<void>;
 }
 
 export interface CommittedChange {
@@ -331,7 +333,7 @@ export class WorkflowEngine {
       this.deps.onCommitted?.(view, change);
       return view;
     }
-    if (request.tables) this.deps.artifacts?.primeTables(id, request.tables);
+    if (request.tables) this.deps.artifacts?.primeUpload(id, request.files, request.tables);
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
     this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, traceParent, createdAt: now });
     this.deps.onCommitted?.(view, change);
@@ -453,6 +455,7 @@ export class WorkflowEngine {
     await this.leases.release(ids);
     await this.deps.store.removeInstance(this.instanceId).catch((error: unknown) => this.deps.logger.warn({ err: error }, 'instance row not removed'));
     if (ids.length > 0) await this.deps.store.notify(CHANNELS.work, this.instanceId).catch(() => {});
+    await this.deps.onStopped?.();
   }
 
   /** Waits until every change enqueued so far is committed. */

@@ -3,9 +3,7 @@ import { fromPromise } from 'xstate';
 import type { NewStepRun } from '../db/history.ts';
 import type { StepRunRow } from '../db/schema.ts';
 import type { WorkflowStore } from '../db/store.ts';
-import { analyseDependencies, analyseSource, classifyAssets, mapFields, validateRecords } from '../handlers/index.ts';
-import { assessMapping } from '../handlers/outcome.ts';
-import type { Asset, DependencyEdge, MappingOverrides, Table, ValidationOutput } from '../handlers/types.ts';
+import type { UpsertCounts } from '../db/inventory.ts';
 import { isAppError } from '../errors.ts';
 import { StepTimeoutError, TransientError, describeError, toErrorRecord } from '../machine/errors.ts';
 import type { JsonObject, StepInput, StepLogic, StepOutput } from '../machine/machine.ts';
@@ -13,8 +11,13 @@ import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { COMPUTE_STEPS, encodeWorkflowInventory, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
+import type { StepPool } from './step-pool.ts';
+import type { StepTask } from './step-worker.ts';
 import { defaultTracer } from './tracing.ts';
 import { readFiles } from './uploads.ts';
+
+export type { ReviewThresholds } from './step-logic.ts';
 
 /** How one step attempt ended, as its step-run record keeps it. */
 export type StepOutcome = StepRunRow['outcome'];
@@ -45,41 +48,16 @@ export interface StepDeps {
   tracer?: Tracer;
   /** The parent of a workflow's step spans: its root span (the engine knows it). */
   traceContext?: (workflowId: string) => Context | undefined;
+  /** Worker threads for the computing steps; none (or null): they run on this thread. */
+  pool?: StepPool | null;
   /** Asked before a body runs: an error that ends the attempt at once (a step that keeps killing the process). */
   crashGuard?: (workflowId: string, phase: Phase) => Error | null;
 }
 
-export interface ReviewThresholds {
-  /** Identity, endpoint and type mappings below this confidence stop at the review. */
-  confidence: number;
-  /** More than this share of a table's records quarantined stops at the review. */
-  quarantineShare: number;
-}
-
 /** What the engine's wiring hands to the step actors. */
-export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext' | 'crashGuard'>>;
+export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext' | 'pool' | 'crashGuard'>>;
 
 export type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
-
-/** What a step may load before its handler runs: the parsed upload, or an earlier step's stored output. */
-type Inputs = Artifacts & { tables: Table[] };
-type Loaded<K extends keyof Inputs> = Pick<Inputs, K> & { workflowId: string; overrides: MappingOverrides | undefined; reviewMappings: boolean | undefined };
-
-interface StepSpec<K extends keyof Inputs, R> {
-  needs: readonly K[];
-  run: (inputs: Loaded<K>) => R | Promise<R>;
-  /** Where the handler's result is stored for later steps... */
-  saveAs?: ArtifactName;
-  /** ...and which part of it, when not all of it. */
-  save?: (result: R) => unknown;
-  summarise: (result: R, inputs: Loaded<K>) => StepOutput | Promise<StepOutput>;
-}
-
-const MAX_SUMMARY_ITEMS = 10;
-
-function json<T>(value: T): JsonObject {
-  return value as unknown as JsonObject;
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -91,188 +69,87 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** The six steps: each loads its inputs, runs its pure handler, stores the result and summarises it for the snapshot. */
+/**
+ * The six steps: each loads its inputs, runs its pure handler, stores the result and summarises it
+ * for the snapshot. With a pool the five computing steps run in its worker threads, handed the
+ * upload and artefacts as bytes; without one (STEP_WORKERS=0) the same bodies run here.
+ */
 export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
-  const { store } = deps;
+  const { store, pool } = deps;
   const cache = deps.artifacts ?? new ArtifactCache(store);
+  // The machine keeps overrides as strings; the API checked each is a mapping target when the reviewer sent them.
+  const request = ({ workflowId, overrides, reviewMappings }: StepInput): StepRequest => ({ workflowId, overrides: overrides as StepRequest['overrides'], reviewMappings, review: deps.review });
 
-  async function load(workflowId: string, name: keyof Inputs): Promise<unknown> {
-    // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
-    // them back from the database, and the files never change.
-    if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId)));
-    const value = await cache.get(workflowId, ARTIFACT[name]);
+  async function artifact<K extends ArtifactName>(workflowId: string, name: K): Promise<Artifacts[K]> {
+    const value = await cache.get<Artifacts[K]>(workflowId, ARTIFACT[name]);
     if (value === null) throw new ArtifactMissingError(workflowId, ARTIFACT[name]);
     return value;
   }
 
-  /** One step: load inputs -> run the handler -> store its result -> summarise. */
-  function step<K extends keyof Inputs, R>(spec: StepSpec<K, R>): StepBody {
-    return async ({ workflowId, overrides, reviewMappings }) => {
-      const inputs = { workflowId, overrides, reviewMappings } as Loaded<K>;
-      for (const name of spec.needs) (inputs as Record<string, unknown>)[name] = await load(workflowId, name);
-      const result = await spec.run(inputs);
-      if (spec.saveAs) await cache.put(workflowId, ARTIFACT[spec.saveAs], spec.save ? spec.save(result) : result);
-      return spec.summarise(result, inputs);
-    };
+  async function artifactBytes(workflowId: string, name: ArtifactName): Promise<Uint8Array> {
+    const bytes = await cache.getBytes(workflowId, ARTIFACT[name]);
+    if (bytes === null) throw new ArtifactMissingError(workflowId, ARTIFACT[name]);
+    return bytes;
   }
 
+  /** Inputs from the cache, parsed here; outputs stored through it. */
+  const mainThreadIo = (workflowId: string): StepIo => ({
+    load: async (name) => {
+      // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
+      // them back from the database, and the files never change.
+      if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId))) as never;
+      const key = ARTIFACT[name as ArtifactName];
+      const value = await cache.get(workflowId, key);
+      if (value === null) throw new ArtifactMissingError(workflowId, key);
+      return value as never;
+    },
+    files: async () => (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
+    save: (key, value) => cache.put(workflowId, key, value),
+  });
+
+  const onMainThread =
+    (step: StepDefinition): StepBody =>
+    (input) =>
+      step.run(request(input), mainThreadIo(input.workflowId));
+
+  const inWorker =
+    (phase: ComputePhase, step: StepDefinition, workers: StepPool): StepBody =>
+    async (input, signal) => {
+      const { workflowId } = input;
+      const files = step.needs.includes('tables') ? await cache.files(workflowId, () => store.loadFiles(workflowId)) : [];
+      const artifacts: StepTask['artifacts'] = {};
+      for (const name of step.needs) if (name !== 'tables') artifacts[name] = await artifactBytes(workflowId, name);
+      const { summary, saves } = await workers.run({ phase, request: request(input), files, artifacts }, signal);
+      for (const save of saves) await cache.putBytes(workflowId, save.key, save.bytes);
+      return summary;
+    };
+
+  const compute = Object.fromEntries(
+    (Object.entries(COMPUTE_STEPS) as [ComputePhase, StepDefinition][]).map(([phase, step]) => [phase, pool ? inWorker(phase, step, pool) : onMainThread(step)]),
+  ) as Record<ComputePhase, StepBody>;
+
   return {
-    data_source_analysis: step({
-      needs: ['tables'],
-      run: ({ tables }) => analyseSource(tables),
-      saveAs: 'analysis',
-      summarise: async (analysis, { workflowId, tables }) => {
-        const files = await store.listFiles(workflowId);
-        return {
-          outputs: {
-            cmdb_data: json({
-              files: files.map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
-              tables: tables.map((t) => ({ id: t.id, format: t.format, encoding: t.encoding, rows: t.rows.length, columns: t.columns.length })),
-              records: tables.reduce((n, t) => n + t.rows.length, 0),
-            }),
-            source_analysis: json({
-              system: analysis.source.system,
-              confidence: analysis.source.confidence,
-              tables: analysis.tables.map((t) => ({
-                table: t.table,
-                role: t.role,
-                system: t.source.system,
-                confidence: t.source.confidence,
-                rows: t.rows,
-                columns: t.columns,
-              })),
-            }),
-          },
-        };
-      },
-    }),
-
-    data_validation: step({
-      needs: ['tables', 'analysis'],
-      run: ({ tables, analysis }) => validateRecords(tables, analysis),
-      saveAs: 'validation',
-      summarise: (result) => ({ outputs: { validation_results: validationSummary(result) } }),
-    }),
-
-    field_mapping: step({
-      needs: ['tables', 'analysis', 'validation'],
-      run: async ({ workflowId, tables, analysis, validation, overrides, reviewMappings }) => {
-        const result = mapFields(tables, analysis, overrides, { reviewConfidence: deps.review?.confidence });
-        // Reviewed mappings read the records differently: validate again with them, so the quarantine
-        // the classification skips (and GET /quarantine shows) is the one these mappings make; and
-        // again without them when a restart dropped the review that made the stored one.
-        const reviewed = overrides !== undefined && Object.keys(overrides).length > 0;
-        const revalidated = reviewed ? { ...validateRecords(tables, analysis, result.mappings), reviewed: true } : validation.reviewed ? validateRecords(tables, analysis) : null;
-        if (revalidated) await cache.put(workflowId, ARTIFACT.validation, revalidated);
-        const { review } = assessMapping(result, revalidated ?? validation, {
-          approved: overrides !== undefined,
-          ...(reviewMappings === undefined ? {} : { reviewMappings }),
-          ...(deps.review ? { maxQuarantineShare: deps.review.quarantineShare } : {}),
-        });
-        return { result, review, revalidated };
-      },
-      saveAs: 'mappings',
-      save: ({ result }) => result,
-      summarise: ({ result, review, revalidated }) => {
-        const mapped = result.mappings.filter((m) => m.target !== 'attributes');
-        return {
-          outputs: {
-            field_mappings: json({
-              columns: result.mappings.length,
-              mapped: mapped.length,
-              unmapped: result.mappings.length - mapped.length,
-              overridden: result.mappings.filter((m) => m.reason === 'override').length,
-              lowConfidence: result.lowConfidence,
-              averageConfidence: mapped.length ? round(mapped.reduce((n, m) => n + m.confidence, 0) / mapped.length) : 0,
-              reviewReasons: review.reasons.slice(0, MAX_SUMMARY_ITEMS),
-            }),
-            ...(revalidated ? { validation_results: validationSummary(revalidated) } : {}),
-          },
-          review: { required: review.required, reasons: review.reasons.slice(0, MAX_SUMMARY_ITEMS) },
-        };
-      },
-    }),
-
-    asset_classification: step({
-      needs: ['tables', 'analysis', 'validation', 'mappings'],
-      run: ({ tables, analysis, validation, mappings }) => classifyAssets(tables, analysis, mappings.mappings, validation.quarantine),
-      saveAs: 'assets',
-      summarise: (result) => ({ outputs: { asset_classes: json(result.summary) } }),
-    }),
-
-    dependency_analysis: step({
-      needs: ['tables', 'analysis', 'mappings', 'assets'],
-      run: ({ tables, analysis, mappings, assets }) => analyseDependencies(tables, analysis, mappings.mappings, assets.assets),
-      saveAs: 'dependencies',
-      summarise: (result) => {
-        const { applicationGroups, ...summary } = result.summary;
-        return {
-          outputs: {
-            dependencies: json({
-              ...summary,
-              applicationGroups: applicationGroups.length,
-              largestGroups: applicationGroups.slice(0, 5).map((g) => ({ id: g.id, size: g.size, members: g.members.slice(0, 5) })),
-            }),
-          },
-        };
-      },
-    }),
-
-    database_integration: step({
-      needs: ['assets', 'dependencies'],
-      run: async ({ workflowId, assets, dependencies }) => ({
-        assets: await store.replaceAssets(workflowId, assets.assets.map(assetRow)),
-        dependencies: await store.replaceDependencies(workflowId, dependencies.edges.map(edgeRow)),
-      }),
-      summarise: (counts) => ({ outputs: { database_operations: json(counts) } }),
-    }),
+    ...compute,
+    // Encodes the inventory in a worker when there is one; writes it through the store, which lives on this thread.
+    database_integration: async (input, signal) => {
+      const { workflowId } = input;
+      const tables = pool
+        ? (
+            await pool.encodeInventory(
+              { phase: 'database_integration', workflowId, artifacts: { assets: await artifactBytes(workflowId, 'assets'), dependencies: await artifactBytes(workflowId, 'dependencies') } },
+              signal,
+            )
+          ).inventory
+        : encodeWorkflowInventory(workflowId, await artifact(workflowId, 'assets'), await artifact(workflowId, 'dependencies'));
+      const counts: Record<string, UpsertCounts> = {};
+      for (const table of tables) counts[table.kind] = await store.writeInventory(workflowId, { kind: table.kind, count: table.count, chunks: table.parts });
+      return { outputs: { database_operations: json(counts) } };
+    },
   };
 }
 
-function assetRow(asset: Asset) {
-  return {
-    assetKey: asset.asset_key,
-    name: asset.name,
-    assetType: asset.asset_type,
-    assetSubtype: asset.asset_subtype,
-    environment: asset.environment,
-    osFamily: asset.os_family,
-    application: asset.application,
-    data: asset,
-  };
-}
-
-function edgeRow(edge: DependencyEdge) {
-  return {
-    edgeKey: edge.edge_key,
-    sourceKey: edge.source_key,
-    targetKey: edge.target_key,
-    type: edge.type,
-    origin: edge.origin,
-    port: edge.port,
-    count: edge.count,
-    data: edge,
-  };
-}
-
-function validationSummary(result: ValidationOutput): JsonObject {
-  const totals = result.tables.reduce(
-    (acc, t) => ({
-      records: acc.records + t.records,
-      valid: acc.valid + t.valid,
-      errors: acc.errors + t.errors,
-      warnings: acc.warnings + t.warnings,
-      quarantined: acc.quarantined + t.quarantined,
-    }),
-    { records: 0, valid: 0, errors: 0, warnings: 0, quarantined: 0 },
-  );
-  const byCode: Record<string, number> = {};
-  for (const f of result.findings) byCode[f.code] = (byCode[f.code] ?? 0) + 1;
-  return json({ ...totals, findingsByCode: byCode, tables: result.tables });
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
+function json<T>(value: T): JsonObject {
+  return value as unknown as JsonObject;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { defaultStepWorkers } from '../engine/step-pool.ts';
 import type { FaultConfig, ReviewThresholds } from '../engine/steps.ts';
 
 const flag = z
@@ -91,6 +92,7 @@ const envSchema = z.object({
   INSTANCE_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(10),
   INSTANCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000_000).default(256),
   MAX_STEP_INTERRUPTIONS: z.coerce.number().int().min(1).max(1_000).default(2),
+  STEP_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
@@ -131,6 +133,8 @@ export interface Config {
   concurrency: number;
   /** Attempts of one step a process death may interrupt before the step fails with STEP_CRASHED. */
   maxInterruptions: number;
+  /** Worker threads the computing steps run in, so they never block the API's event loop; 0: on the main thread (debugging). */
+  stepWorkers: number;
   corsOrigins: string[];
   /** When the mapping review asks a person. */
   review: ReviewThresholds;
@@ -189,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deadAfterMs: Math.round(e.INSTANCE_TIMEOUT_SECONDS * 1000),
     concurrency: e.INSTANCE_CONCURRENCY,
     maxInterruptions: e.MAX_STEP_INTERRUPTIONS,
+    stepWorkers: e.STEP_WORKERS ?? defaultStepWorkers(),
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
     review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },

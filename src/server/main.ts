@@ -66,6 +66,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     deadAfterMs: config.deadAfterMs,
     concurrency: config.concurrency,
     maxInterruptions: config.maxInterruptions,
+    stepWorkers: config.stepWorkers,
     instanceUrl: url,
     bus,
     idempotencyClaimMs: config.idempotencyClaimMs,

@@ -4,6 +4,7 @@ import type { WorkflowStore } from '../db/store.ts';
 import { ArtifactCache } from '../engine/artifacts.ts';
 import { WorkflowEngine, type EngineDeps } from '../engine/engine.ts';
 import { WorkflowQueries } from '../engine/queries.ts';
+import { StepPool } from '../engine/step-pool.ts';
 import type { Logger } from '../engine/logger.ts';
 import type { StepHooks } from '../engine/steps.ts';
 import type { StepLogic } from '../machine/machine.ts';
@@ -46,6 +47,8 @@ export interface WireOptions {
   tracer?: Tracer;
   /** SSE heartbeat and retry intervals (defaults: 15 s and 3 s); tests shorten them. */
   sse?: Partial<StreamOptions>;
+  /** Worker threads the computing steps run in (STEP_WORKERS); 0 or none: on the main thread. */
+  stepWorkers?: number;
 }
 
 /** Wires engine, metrics, transition feed and HTTP app around a store: shared by main and the tests. */
@@ -54,8 +57,10 @@ export function wireService(options: WireOptions) {
   // Streams on any instance carry every instance's changes (only where there are others to hear: PostgreSQL).
   let shared: ReturnType<typeof clusterFeed> | null = null;
   const tracer = options.tracer ?? defaultTracer();
-  // One cache for the steps and for creates, which hand it the tables parsed at upload.
-  const artifacts = new ArtifactCache(options.store);
+  // Stopping the engine destroys it, so a test or a shutdown leaves no thread behind.
+  const pool = options.stepWorkers ? new StepPool(options.stepWorkers) : null;
+  // One cache for the steps and for creates, which hand it the upload they checked.
+  const artifacts = new ArtifactCache(options.store, { keepTables: !pool });
   // The gauge reads the engine lazily, at scrape time.
   const metrics = new ServiceMetrics(() => engine.livePhases());
   const engine: WorkflowEngine = new WorkflowEngine({
@@ -68,6 +73,7 @@ export function wireService(options: WireOptions) {
       tracer,
       traceContext: (id) => engine.traceContext(id),
       crashGuard: (id, phase) => engine.crashGuard(id, phase),
+      pool,
     }),
     tracer,
     artifacts,
@@ -104,6 +110,7 @@ export function wireService(options: WireOptions) {
       });
     },
     onPersisted: (seconds) => metrics.onPersisted(seconds),
+    ...(pool ? { onStopped: () => pool.destroy() } : {}),
   });
   if (options.bus) {
     shared = clusterFeed({ feed, bus: options.bus, instanceId: engine.instanceId, logger: options.logger, notify: (payload) => options.store.notify(CHANNELS.change, payload) });

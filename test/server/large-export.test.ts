@@ -28,6 +28,8 @@ for (const driver of DRIVERS) {
         store,
         logger,
         maxUploadBytes: 100 * 1024 * 1024,
+        // As the service runs: the computing steps and the inventory's encoding in a worker thread.
+        stepWorkers: 1,
         steps: (hooks) => createStepActors({ store, logger, ...hooks }),
       });
     });

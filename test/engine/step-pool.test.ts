@@ -1,0 +1,149 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { threadId } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkflowStore } from '../../src/db/store.ts';
+import { ARTIFACT } from '../../src/engine/artifacts.ts';
+import type { StepRequest } from '../../src/engine/step-logic.ts';
+import { StepPool } from '../../src/engine/step-pool.ts';
+import type { StepTask } from '../../src/engine/step-worker.ts';
+import { createStepActors } from '../../src/engine/steps.ts';
+import { isAppError } from '../../src/errors.ts';
+import { analyseSource, mapFields, parseInputs, validateRecords } from '../../src/handlers/index.ts';
+import { toErrorRecord } from '../../src/machine/errors.ts';
+import { wireService } from '../../src/server/service.ts';
+import { cmfIntakeCsv, generateLargeExport, serviceNowCiCsv, serviceNowRelCsv, utf8 } from '../fixtures/generate.ts';
+import { testDatabase, truncateAll } from '../support/db.ts';
+import { testLogger } from '../support/logger.ts';
+
+const request = (workflowId: string): StepRequest => ({ workflowId, overrides: undefined, reviewMappings: undefined, review: undefined });
+const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const never = () => new AbortController().signal;
+
+describe('step pool', () => {
+  let pool: StepPool;
+
+  beforeEach(() => {
+    pool = new StepPool(1);
+    return () => pool.destroy();
+  });
+
+  const analysisTask = (workflowId: string, csv: string): StepTask => ({
+    phase: 'data_source_analysis',
+    request: request(workflowId),
+    files: [{ name: 'things.csv', format: 'csv', content: utf8(csv) }],
+    artifacts: {},
+  });
+
+  it('runs a step in a worker thread and hands back its summary and encoded artefact', async () => {
+    const { csv } = serviceNowCiCsv({ rows: 50, seed: 1 });
+    const result = await pool.run(analysisTask('w1', csv), never());
+    expect(result.threadId).not.toBe(threadId);
+    expect(result.summary.outputs.cmdb_data).toMatchObject({ records: 50, files: [{ name: 'things.csv', format: 'csv', bytes: utf8(csv).byteLength }] });
+    expect(result.saves.map((s) => s.key)).toEqual([ARTIFACT.analysis]);
+    expect(JSON.parse(new TextDecoder().decode(result.saves[0]!.bytes))).toMatchObject({ source: { system: 'servicenow' } });
+  });
+
+  it('terminates the thread of a task whose signal aborts', async () => {
+    const warm = await pool.run(analysisTask('w1', serviceNowCiCsv({ rows: 5, seed: 1 }).csv), never());
+    const controller = new AbortController();
+    const long = pool.run(analysisTask('w2', generateLargeExport(100_000)), controller.signal);
+    setTimeout(() => controller.abort(new Error('cancelled')), 100);
+    const started = performance.now();
+    await expect(long).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    // The pool's one thread was terminated: the next task runs on its replacement.
+    const next = await pool.run(analysisTask('w3', serviceNowCiCsv({ rows: 5, seed: 1 }).csv), never());
+    expect(next.threadId).not.toBe(warm.threadId);
+  });
+
+  it('rethrows an AppError from a worker with its code, hint and retryability', async () => {
+    const caught = await pool.run(analysisTask('w1', 'sys_id,name,ip_address\r\n'), never()).catch((error: unknown) => error);
+    expect(isAppError(caught)).toBe(true);
+    const inline = await parseInputs([{ name: 'things.csv', format: 'csv', content: utf8('sys_id,name,ip_address\r\n') }])
+      .then((tables) => analyseSource(tables))
+      .catch((error: unknown) => error);
+    const at = new Date();
+    expect(toErrorRecord(caught, 'data_source_analysis', 1, at)).toEqual(toErrorRecord(inline, 'data_source_analysis', 1, at));
+    expect(toErrorRecord(caught, 'data_source_analysis', 1, at)).toMatchObject({ code: 'NO_RECORDS', retryable: false, hint: expect.stringContaining('rows') });
+  });
+
+  it('keeps the main event loop responsive while a large export is classified', async () => {
+    const content = utf8(generateLargeExport(100_000));
+    const tables = await parseInputs([{ name: 'export.csv', format: 'csv', content }], { maxBytes: Number.POSITIVE_INFINITY });
+    const analysis = analyseSource(tables);
+    const validation = validateRecords(tables, analysis);
+    const mappings = mapFields(tables, analysis);
+    await pool.run(analysisTask('warm', serviceNowCiCsv({ rows: 5, seed: 1 }).csv), never());
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const started = performance.now();
+    const result = await pool.run(
+      {
+        phase: 'asset_classification',
+        request: request('big'),
+        files: [{ name: 'export.csv', format: 'csv', content }],
+        artifacts: { analysis: encode(analysis), validation: encode(validation), mappings: encode(mappings) },
+      },
+      never(),
+    );
+    const elapsed = performance.now() - started;
+    delay.disable();
+    expect(result.summary.outputs.asset_classes).toBeDefined();
+    // Parsing and classifying these rows on the main thread stalls it for seconds (measured: 3 s and
+    // more on 2 cores); here it never waited long, and kept turning while the worker ran.
+    const maxDelayMs = delay.max / 1e6;
+    expect(maxDelayMs).toBeLessThan(1_000);
+    expect(maxDelayMs).toBeLessThan(elapsed / 2);
+  });
+});
+
+describe('the pipeline in worker threads', () => {
+  let store: WorkflowStore;
+  let wirings: ReturnType<typeof wireService>[];
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await truncateAll(store);
+    wirings = [];
+  });
+
+  afterEach(async () => {
+    for (const wired of wirings) await wired.engine.stop();
+  });
+
+  const wire = (stepWorkers: number) => {
+    const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, stepWorkers, steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }) });
+    wirings.push(wired);
+    return wired;
+  };
+
+  async function run(wired: ReturnType<typeof wireService>, files: { name: string; format: string; content: Uint8Array }[]) {
+    const { id } = await wired.engine.create({ name: 'p', files, autoStart: true });
+    for (let i = 0; i < 1_000; i++) {
+      const view = await wired.queries.get(id);
+      if (['completed', 'failed'].includes(view.status)) return { id, view };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('did not settle');
+  }
+
+  it('leaves the same summaries and artefacts as the main thread', async () => {
+    const { csv, cis } = serviceNowCiCsv({ rows: 150, seed: 5 });
+    const files = [
+      { name: 'cmdb_ci.csv', format: 'csv', content: utf8(csv) },
+      { name: 'cmdb_rel_ci.csv', format: 'csv', content: utf8(serviceNowRelCsv(cis, { seed: 5, unknownEndpoints: 3 })) },
+      { name: 'intake.csv', format: 'csv', content: utf8(cmfIntakeCsv()) },
+    ];
+    const inline = await run(wire(0), files);
+    const pooled = await run(wire(1), files);
+    expect(pooled.view.status).toBe('completed');
+    expect(pooled.view.context).toEqual(inline.view.context);
+    for (const key of Object.values(ARTIFACT)) expect(await store.getArtifact(pooled.id, key)).toEqual(await store.getArtifact(inline.id, key));
+  });
+
+  it('fails a step whose worker threw with the error record the main thread would have kept', async () => {
+    const { view } = await run(wire(1), [{ name: 'things.csv', format: 'csv', content: utf8('sys_id,name,ip_address\r\n') }]);
+    expect(view.status).toBe('failed');
+    expect(view.errors.at(-1)).toMatchObject({ code: 'NO_RECORDS', phase: 'data_source_analysis', attempt: 1, retryable: false, hint: expect.stringContaining('rows') });
+  });
+});
