@@ -19,6 +19,8 @@ import type { PGlite } from '@electric-sql/pglite';
  * - NotificationResponse messages are taken out of whichever response carries them and sent to the
  *   connections that ran LISTEN on that channel (simple-protocol LISTEN/UNLISTEN is tracked).
  *
+ * - COPY FROM STDIN (which takes PGlite's backend down) is refused with an error instead.
+ *
  * Shared by design, because there is one backend: session settings (SET), named prepared statements,
  * temp tables and the LISTEN set. A statement cannot be cancelled; a dropped client's statement runs
  * to its end before the rollback.
@@ -142,7 +144,7 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
         return;
       }
       if (type === 'Q') track(connection, message);
-      connection.pending.push(message);
+      connection.pending.push(type === 'Q' && COPY_IN.test(queryText(message)) ? refuseCopyIn : message);
       if (!ACCUMULATE.has(type)) {
         queue.push({ connection, messages: connection.pending });
         connection.pending = [];
@@ -178,8 +180,23 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
   };
 }
 
+function queryText(message: Buffer): string {
+  return message.subarray(5, message.length - 1).toString('utf8');
+}
+
+/**
+ * PGlite's backend does not survive COPY FROM STDIN over the wire protocol (the connection dies and
+ * the server with it), so such a statement is replaced by one that fails the same way a refusal
+ * from PostgreSQL would: an ErrorResponse (0A000) in the client's own transaction state.
+ */
+const COPY_IN = /^\s*copy\b[\s\S]*\bfrom\s+stdin\b/i;
+const refuseCopyIn = frame(
+  'Q',
+  cstring(`do $$ begin raise exception using errcode = 'feature_not_supported', message = 'COPY FROM STDIN is not supported by PGlite over the wire protocol'; end $$`),
+);
+
 function track(connection: Connection, message: Buffer): void {
-  const text = message.subarray(5, message.length - 1).toString('utf8');
+  const text = queryText(message);
   for (const statement of text.split(';')) {
     const m = /^\s*(un)?listen\s+(\*|"((?:[^"]|"")+)"|([\w$]+))/i.exec(statement);
     if (!m) continue;

@@ -71,6 +71,13 @@ describe('startPgliteServer', () => {
     await listener.end();
   });
 
+  it('refuses COPY FROM STDIN with an error and serves the same connection on', async () => {
+    const c = await client(server.url);
+    await expect(c.query('copy kv from stdin')).rejects.toMatchObject({ code: '0A000' });
+    expect((await c.query('select 1 as one')).rows[0].one).toBe(1);
+    await c.end();
+  });
+
   it('close() ends the worker: the port refuses, the data is on disk', async () => {
     await pool.end();
     await server.close();
