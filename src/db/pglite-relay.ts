@@ -82,9 +82,16 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
       });
       response = Buffer.concat(parts);
     } catch (error) {
-      // The backend itself failed (not a SQL error, which comes back as an ErrorResponse): drop this client.
-      owner = owner === connection ? null : owner;
+      // The backend itself failed (not a SQL error, which comes back as an ErrorResponse): drop this
+      // client and, whatever it held, end its transaction before anyone else is served.
+      // A rollback that fails as well is not retried: the backend is gone and the others get errors.
+      const wasRollback = connection.closed;
+      owner = wasRollback ? null : connection;
       connection.socket.destroy(error instanceof Error ? error : undefined);
+      connection.closed = true;
+      connections.delete(connection);
+      queue = queue.filter((r) => r.connection !== connection);
+      if (!wasRollback) queue.unshift(rollbackOf(connection));
       return;
     }
     const { kept, notifications, status } = split(response);
