@@ -1,0 +1,251 @@
+import { createServer, type Socket } from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+
+/**
+ * Serves one PGlite over the PostgreSQL wire protocol to any number of `pg` connections.
+ *
+ * PGlite is a single backend in single-user mode. `@electric-sql/pglite-socket` (0.0.22) queues each
+ * protocol *message* on its own, so the Parse/Bind/Execute/Sync of two connections interleave and
+ * corrupt each other (upstream issue #1046), and its default admits one connection, answering the
+ * second with plain text. This relay queues whole requests instead:
+ *
+ * - a request is everything a connection sent up to and including Sync, Query, Flush, CopyDone, CopyFail
+ *   or a password message,
+ *   run on the backend in one go, so no other connection's message lands in the middle;
+ * - while the backend is in a transaction (ReadyForQuery 'T' or 'E') or inside an unsynced extended
+ *   query, only the connection that opened it is served; the others wait;
+ * - a connection that goes away while it holds the backend is rolled back (Sync then ROLLBACK), its
+ *   queued requests are dropped, and the others carry on;
+ * - NotificationResponse messages are taken out of whichever response carries them and sent to the
+ *   connections that ran LISTEN on that channel (simple-protocol LISTEN/UNLISTEN is tracked).
+ *
+ * - COPY FROM STDIN (which takes PGlite's backend down) is refused with an error instead.
+ *
+ * Shared by design, because there is one backend: session settings (SET), named prepared statements,
+ * temp tables and the LISTEN set. A statement cannot be cancelled; a dropped client's statement runs
+ * to its end before the rollback.
+ */
+export interface WireServer {
+  port: number;
+  stats(): { connections: number; queued: number };
+  close(): Promise<void>;
+}
+
+interface Connection {
+  socket: Socket;
+  buffer: Buffer;
+  started: boolean;
+  pending: Buffer[];
+  closed: boolean;
+  channels: Set<string>;
+}
+
+interface Request {
+  connection: Connection;
+  messages: Buffer[];
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+/** Messages that wait for the rest of their request (extended query, COPY data); any other type ends one. */
+const ACCUMULATE = new Set(['P', 'B', 'D', 'E', 'C', 'd']);
+
+export async function serveWire(db: PGlite, options: { host?: string; port?: number } = {}): Promise<WireServer> {
+  const connections = new Set<Connection>();
+  let queue: Request[] = [];
+  /** The connection the backend's open transaction (or unsynced extended query) belongs to. */
+  let owner: Connection | null = null;
+  let running = false;
+
+  const pump = () => {
+    if (running || queue.length === 0) return;
+    const index = owner ? queue.findIndex((r) => r.connection === owner) : 0;
+    if (index < 0) return;
+    const [request] = queue.splice(index, 1);
+    running = true;
+    void run(request!).finally(() => {
+      running = false;
+      pump();
+    });
+  };
+
+  const run = async (request: Request) => {
+    const { connection } = request;
+    let response: Buffer;
+    try {
+      const parts = await db.runExclusive(async () => {
+        const out: Uint8Array[] = [];
+        for (const message of request.messages) out.push(await db.execProtocolRaw(message, { syncToFs: false }));
+        await db.syncToFs();
+        return out;
+      });
+      response = Buffer.concat(parts);
+    } catch (error) {
+      // The backend itself failed (not a SQL error, which comes back as an ErrorResponse): drop this
+      // client and, whatever it held, end its transaction before anyone else is served.
+      // A rollback that fails as well is not retried: the backend is gone and the others get errors.
+      const wasRollback = connection.closed;
+      owner = wasRollback ? null : connection;
+      connection.socket.destroy(error instanceof Error ? error : undefined);
+      connection.closed = true;
+      connections.delete(connection);
+      queue = queue.filter((r) => r.connection !== connection);
+      if (!wasRollback) queue.unshift(rollbackOf(connection));
+      return;
+    }
+    const { kept, notifications, status } = split(response);
+    if (status === null) owner = connection; // inside an extended query or COPY: keep the backend for it
+    else owner = status === 'I' ? null : connection;
+    if (!connection.closed && kept.length > 0) connection.socket.write(kept);
+    for (const n of notifications) {
+      for (const c of connections) if (c.channels.has(n.channel) && !c.closed) c.socket.write(n.bytes);
+    }
+    if (connection.closed && owner === connection) queue.unshift(rollbackOf(connection));
+  };
+
+  const rollbackOf = (connection: Connection): Request => ({ connection, messages: [frame('S', Buffer.alloc(0)), frame('Q', cstring('ROLLBACK'))] });
+
+  const onClose = (connection: Connection) => {
+    if (connection.closed) return;
+    connection.closed = true;
+    connections.delete(connection);
+    queue = queue.filter((r) => r.connection !== connection);
+    // Mid-request, run() sees `closed` and rolls back; otherwise roll back here if it holds the backend.
+    if (owner === connection && !running) queue.unshift(rollbackOf(connection));
+    pump();
+  };
+
+  const onData = (connection: Connection, data: Buffer) => {
+    connection.buffer = connection.buffer.length ? Buffer.concat([connection.buffer, data]) : data;
+    for (;;) {
+      const b = connection.buffer;
+      if (!connection.started) {
+        if (b.length < 8) return;
+        const length = b.readInt32BE(0);
+        if (b.length < length) return;
+        const code = b.readInt32BE(4);
+        connection.buffer = b.subarray(length);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          connection.socket.write('N');
+          continue;
+        }
+        if (code === CANCEL_REQUEST) {
+          connection.socket.end(); // no way to interrupt the backend
+          return;
+        }
+        connection.started = true;
+        queue.push({ connection, messages: [Buffer.from(b.subarray(0, length))] });
+        pump();
+        continue;
+      }
+      if (b.length < 5) return;
+      const length = 1 + b.readInt32BE(1);
+      if (b.length < length) return;
+      const message = Buffer.from(b.subarray(0, length));
+      connection.buffer = b.subarray(length);
+      const type = String.fromCharCode(message[0]!);
+      if (type === 'X') {
+        connection.socket.end();
+        onClose(connection);
+        return;
+      }
+      if (type === 'Q') track(connection, message);
+      connection.pending.push(type === 'Q' && COPY_IN.test(queryText(message)) ? refuseCopyIn : message);
+      if (!ACCUMULATE.has(type)) {
+        queue.push({ connection, messages: connection.pending });
+        connection.pending = [];
+        pump();
+      }
+    }
+  };
+
+  const server = createServer((socket) => {
+    const connection: Connection = { socket, buffer: Buffer.alloc(0), started: false, pending: [], closed: false, channels: new Set() };
+    connections.add(connection);
+    socket.setNoDelay(true);
+    socket.on('data', (data) => onData(connection, data));
+    socket.on('error', () => onClose(connection));
+    socket.on('close', () => onClose(connection));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('no TCP address');
+
+  return {
+    port: address.port,
+    stats: () => ({ connections: connections.size, queued: queue.length }),
+    close: async () => {
+      for (const c of connections) c.socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Let a request in flight and the rollbacks it queues finish before the database closes.
+      while (running || queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
+}
+
+function queryText(message: Buffer): string {
+  return message.subarray(5, message.length - 1).toString('utf8');
+}
+
+/**
+ * PGlite's backend does not survive COPY FROM STDIN over the wire protocol (the connection dies and
+ * the server with it), so such a statement is replaced by one that fails the same way a refusal
+ * from PostgreSQL would: an ErrorResponse (0A000) in the client's own transaction state.
+ */
+const COPY_IN = /^\s*copy\b[\s\S]*\bfrom\s+stdin\b/i;
+const refuseCopyIn = frame(
+  'Q',
+  cstring(`do $$ begin raise exception using errcode = 'feature_not_supported', message = 'COPY FROM STDIN is not supported by PGlite over the wire protocol'; end $$`),
+);
+
+function track(connection: Connection, message: Buffer): void {
+  const text = queryText(message);
+  for (const statement of text.split(';')) {
+    const m = /^\s*(un)?listen\s+(\*|"((?:[^"]|"")+)"|([\w$]+))/i.exec(statement);
+    if (!m) continue;
+    const channel = m[3] !== undefined ? m[3].replace(/""/g, '"') : m[4]?.toLowerCase();
+    if (!m[1]) connection.channels.add(channel!);
+    else if (m[2] === '*') connection.channels.clear();
+    else connection.channels.delete(channel!);
+  }
+}
+
+function split(response: Buffer): { kept: Buffer; notifications: { channel: string; bytes: Buffer }[]; status: string | null } {
+  const notifications: { channel: string; bytes: Buffer }[] = [];
+  let status: string | null = null;
+  const keep: Buffer[] = [];
+  let start = 0;
+  let offset = 0;
+  while (offset + 5 <= response.length) {
+    const type = response[offset]!;
+    const end = offset + 1 + response.readInt32BE(offset + 1);
+    if (type === 0x41 /* A */) {
+      keep.push(response.subarray(start, offset));
+      const bytes = response.subarray(offset, end);
+      const channelEnd = bytes.indexOf(0, 9);
+      notifications.push({ channel: bytes.subarray(9, channelEnd).toString('utf8'), bytes: Buffer.from(bytes) });
+      start = end;
+    } else if (type === 0x5a /* Z */) {
+      status = String.fromCharCode(response[offset + 5]!);
+    }
+    offset = end;
+  }
+  keep.push(response.subarray(start));
+  return { kept: notifications.length ? Buffer.concat(keep) : response, notifications, status };
+}
+
+function frame(type: string, body: Buffer): Buffer {
+  const out = Buffer.alloc(5 + body.length);
+  out.write(type, 0, 'latin1');
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+function cstring(text: string): Buffer {
+  return Buffer.concat([Buffer.from(text, 'utf8'), Buffer.from([0])]);
+}
