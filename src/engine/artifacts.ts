@@ -65,6 +65,20 @@ export class ArtifactCache {
     return entry;
   }
 
+  /**
+   * Drops what is cached for a workflow that stopped running steps (completed, failed, waiting for
+   * a person, or no longer held here): a finished 300,000-row export would otherwise keep its upload
+   * and outputs in memory until four other workflows pushed them out. A later step reads them back.
+   */
+  forget(workflowId: string): void {
+    this.entries.delete(workflowId);
+  }
+
+  /** Whether anything of the workflow is cached. */
+  holds(workflowId: string): boolean {
+    return this.entries.has(workflowId);
+  }
+
   async tables<T>(workflowId: string, parse: () => Promise<T>): Promise<T> {
     const entry = this.entry(workflowId);
     if (entry.tables === undefined) entry.tables = await parse();

@@ -677,6 +677,8 @@ export class WorkflowEngine {
           }),
           { auditId, eventType: event.type, fromPhase: from, toPhase: to, status },
         );
+        // Its cached upload and outputs are only needed again by a RETRY or an approval, which read them back.
+        if (status === 'failed' || status === 'awaiting_review') this.deps.artifacts?.forget(live.id);
         // A completed workflow takes no more events; a failed one stays live for a while, since a
         // RETRY usually follows soon (the heartbeat evicts it once idle).
         if (status === 'completed' && live.version === expectedVersion + 1) this.evict(live, false);
@@ -721,6 +723,7 @@ export class WorkflowEngine {
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
   private evict(live: Live, resume: boolean): void {
     if (live.stopped) return;
+    this.deps.artifacts?.forget(live.id);
     this.releaseHeldRuns(live);
     live.stopped = true;
     live.wait?.end();

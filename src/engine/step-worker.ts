@@ -85,7 +85,12 @@ function runInventoryTask(task: InventoryTask): unknown {
     const assets = parseBytes(task.artifacts.assets) as Parameters<typeof encodeWorkflowInventory>[1];
     const dependencies = parseBytes(task.artifacts.dependencies) as Parameters<typeof encodeWorkflowInventory>[2];
     const encoder = new TextEncoder();
-    const inventory = encodeWorkflowInventory(task.workflowId, assets, dependencies).map((table) => ({ ...table, parts: [...table.parts].map((part) => encoder.encode(part)) }));
+    // Each part is encoded as it is made, so its text can go before the next one is built.
+    const inventory = encodeWorkflowInventory(task.workflowId, assets, dependencies).map((table) => {
+      const parts: Uint8Array[] = [];
+      for (const part of table.parts) parts.push(encoder.encode(part));
+      return { ...table, parts };
+    });
     const result: InventoryTaskResult = { ok: true, inventory, threadId };
     return move({ [transferableSymbol]: inventory.flatMap((t) => t.parts.map((p) => p.buffer as ArrayBuffer)), [valueSymbol]: result });
   } catch (error) {

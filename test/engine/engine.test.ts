@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowStore } from '../../src/db/store.ts';
+import { ArtifactCache } from '../../src/engine/artifacts.ts';
 import { WorkflowEngine } from '../../src/engine/engine.ts';
 import { WorkflowQueries } from '../../src/engine/queries.ts';
 import { EventNotAcceptedError, WorkflowNotFoundError } from '../../src/engine/errors.ts';
@@ -78,6 +79,28 @@ for (const driver of DRIVERS) {
       expect(history[1]).toMatchObject({ eventType: 'START', fromPhase: 'pending' });
       expect(history[2]!.eventType).toBe('xstate.done.actor.step.data_source_analysis');
       expect(engine.liveCount).toBe(0);
+    });
+
+    it('drops the cached upload and outputs of a workflow once it completes, fails or waits for a person', async () => {
+      const artifacts = new ArtifactCache(store);
+      const engine = new WorkflowEngine({
+        store,
+        steps: fakeSteps({ data_validation: (input) => (input.workflowId === failing ? Promise.reject(new DataError('BAD_FILE', 'bad')) : outputsFor('data_validation')) }),
+        logger: testLogger(),
+        artifacts,
+      });
+      engines.push(engine);
+      let failing = '';
+      const tables = [{ id: 'servers.csv', file: 'servers.csv', format: 'csv' as const, encoding: 'utf-8', columns: ['name'], rows: [{ name: 'web01' }] }];
+      const done = await engine.create({ name: 'done', files: [file], tables, autoStart: true });
+      expect(artifacts.holds(done.id)).toBe(true);
+      expect((await finished(done.id))!.status).toBe('completed');
+      await until(async () => artifacts.holds(done.id), (held) => !held);
+      failing = (await engine.create({ name: 'bad', files: [file], tables, autoStart: false })).id;
+      expect(artifacts.holds(failing)).toBe(true);
+      await engine.send(failing, { type: 'START' });
+      expect((await finished(failing))!.status).toBe('failed');
+      await until(async () => artifacts.holds(failing), (held) => !held);
     });
 
     it('answers an event the state does not accept with the events it does accept', async () => {
