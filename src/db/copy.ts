@@ -16,7 +16,7 @@ import type { UpsertCounts } from './inventory.ts';
 /** Bulk statements may run longer than one request's statement timeout; they are still bounded. */
 const BULK_STATEMENT_MS = 300_000;
 /** PGlite: COPY text chunks (of about a thousand lines) per statement. */
-const PGLITE_CHUNKS_PER_STATEMENT = 5;
+const PGLITE_CHUNKS_PER_STATEMENT = 1;
 
 /** The `pg` pool behind a Drizzle database, or null on PGlite. */
 export function pgPoolOf(db: Database): Pool | null {

@@ -24,6 +24,8 @@ interface Entry {
   tables?: unknown;
   /** The uploaded files, for step workers, which parse them themselves. */
   files?: StoredFile[];
+  /** The upload's size in bytes: it decides where the workflow's steps run. */
+  uploadBytes?: number;
   /** Stored artefacts with the version they had when cached: parsed, or as the JSON bytes a step worker made or needs. */
   artifacts: Map<string, Cached>;
 }
@@ -85,6 +87,13 @@ export class ArtifactCache {
     return entry.tables as T;
   }
 
+  /** The size of the workflow's upload, read once (it never changes). */
+  async uploadBytes(workflowId: string, load: () => Promise<number>): Promise<number> {
+    const entry = this.entry(workflowId);
+    entry.uploadBytes ??= await load();
+    return entry.uploadBytes;
+  }
+
   /** The workflow's files as stored, loaded once: they never change. */
   async files(workflowId: string, load: () => Promise<StoredFile[]>): Promise<StoredFile[]> {
     const entry = this.entry(workflowId);
@@ -95,6 +104,7 @@ export class ArtifactCache {
   /** Keeps an upload as it was checked, so the first step neither reads the files back nor parses them again. */
   primeUpload(workflowId: string, files: StoredFile[], tables: unknown): void {
     const entry = this.entry(workflowId);
+    entry.uploadBytes = files.reduce((n, f) => n + f.content.byteLength, 0);
     if (this.options.keepTables === false) entry.files = files;
     else entry.tables = tables;
   }

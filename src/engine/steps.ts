@@ -52,12 +52,17 @@ export interface StepDeps {
   pool?: StepPool | null;
   /** Asked before a body runs: an error that ends the attempt at once (a step that keeps killing the process). */
   crashGuard?: (workflowId: string, phase: Phase) => Error | null;
+  /** Uploads up to this size run their steps on this thread even with a pool (default INLINE_MAX_UPLOAD_BYTES). */
+  inlineMaxUploadBytes?: number;
 }
 
 /** What the engine's wiring hands to the step actors. */
-export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext' | 'pool' | 'crashGuard'>>;
+export type StepHooks = Required<Pick<StepDeps, 'onAttempt' | 'recordStepRun' | 'artifacts' | 'tracer' | 'traceContext' | 'pool' | 'crashGuard' | 'inlineMaxUploadBytes'>>;
 
 export type StepBody = (input: StepInput, signal: AbortSignal) => Promise<StepOutput>;
+
+/** Uploads up to this size have their steps run on the main thread even with a pool (a few ms each). */
+export const INLINE_MAX_UPLOAD_BYTES = 256 * 1024;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -124,8 +129,21 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       return summary;
     };
 
+  /**
+   * A small upload's steps take milliseconds: they run here rather than queue in the pool behind a
+   * big export's (with one step thread, a 100-row workflow waited 34 s behind a 100k-row one).
+   */
+  const runsHere = async (workflowId: string) =>
+    (await cache.uploadBytes(workflowId, async () => (await store.listFiles(workflowId)).reduce((n, f) => n + f.sizeBytes, 0))) <= (deps.inlineMaxUploadBytes ?? INLINE_MAX_UPLOAD_BYTES);
+
   const compute = Object.fromEntries(
-    (Object.entries(COMPUTE_STEPS) as [ComputePhase, StepDefinition][]).map(([phase, step]) => [phase, pool ? inWorker(phase, step, pool) : onMainThread(step)]),
+    (Object.entries(COMPUTE_STEPS) as [ComputePhase, StepDefinition][]).map(([phase, step]) => {
+      if (!pool) return [phase, onMainThread(step)];
+      const here = onMainThread(step);
+      const there = inWorker(phase, step, pool);
+      const body: StepBody = async (input, signal) => ((await runsHere(input.workflowId)) ? here(input, signal) : there(input, signal));
+      return [phase, body];
+    }),
   ) as Record<ComputePhase, StepBody>;
 
   return {
@@ -133,7 +151,8 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     // Encodes the inventory in a worker when there is one; writes it through the store, which lives on this thread.
     database_integration: async (input, signal) => {
       const { workflowId } = input;
-      const tables = pool
+      const tables =
+        pool && !(await runsHere(workflowId))
         ? (
             await pool.encodeInventory(
               { phase: 'database_integration', workflowId, artifacts: { assets: await artifactBytes(workflowId, 'assets'), dependencies: await artifactBytes(workflowId, 'dependencies') } },

@@ -6,7 +6,7 @@ import { WorkflowEngine, type EngineDeps } from '../engine/engine.ts';
 import { WorkflowQueries } from '../engine/queries.ts';
 import { StepPool } from '../engine/step-pool.ts';
 import type { Logger } from '../engine/logger.ts';
-import type { StepHooks } from '../engine/steps.ts';
+import { INLINE_MAX_UPLOAD_BYTES, type StepHooks } from '../engine/steps.ts';
 import type { StepLogic } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
 import { createApp } from './app.ts';
@@ -49,6 +49,8 @@ export interface WireOptions {
   sse?: Partial<StreamOptions>;
   /** Worker threads the computing steps run in (STEP_WORKERS); 0 or none: on the main thread. */
   stepWorkers?: number;
+  /** Uploads up to this size run their steps on the main thread even with step workers (tests set 0 to use the pool). */
+  inlineMaxUploadBytes?: number;
 }
 
 /** Wires engine, metrics, transition feed and HTTP app around a store: shared by main and the tests. */
@@ -73,6 +75,7 @@ export function wireService(options: WireOptions) {
       tracer,
       traceContext: (id) => engine.traceContext(id),
       crashGuard: (id, phase) => engine.crashGuard(id, phase),
+      inlineMaxUploadBytes: options.inlineMaxUploadBytes ?? INLINE_MAX_UPLOAD_BYTES,
       pool,
     }),
     tracer,

@@ -112,7 +112,8 @@ describe('the pipeline in worker threads', () => {
   });
 
   const wire = (stepWorkers: number) => {
-    const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, stepWorkers, steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }) });
+    // Small uploads would run on the main thread: these must go through the pool.
+    const wired = wireService({ store, logger: testLogger(), maxUploadBytes: 1 << 24, stepWorkers, inlineMaxUploadBytes: 0, steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }) });
     wirings.push(wired);
     return wired;
   };
