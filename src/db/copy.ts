@@ -1,6 +1,6 @@
 // Bulk writes through COPY in the text format, on both databases: on PostgreSQL the lines stream
 // through pg-copy-streams inside one transaction; on PGlite they go in as blobs (`copy … from
-// '/dev/blob'`) a few thousand lines per statement, with no transaction around them, so the one
+// '/dev/blob'`) a thousand lines per statement, with no transaction around them, so the one
 // connection PGlite has is never held for the whole write and other workflows' queries (and
 // /healthz) get their turn between statements. A write cut short there leaves some rows, which
 // the next attempt upserts and completes: the replace converges either way.
