@@ -17,8 +17,12 @@ for (const driver of DRIVERS) {
     let engine: WorkflowEngine;
     let app: ReturnType<typeof wireService>['app'];
 
+    // Every engine a test made is stopped after it: a test that sets up again replaces the one
+    // beforeEach made, and an engine left running would go on claiming other tests' workflows.
+    const engines: WorkflowEngine[] = [];
     const setup = (steps: Partial<Record<Phase, StepBehaviour>> = {}, maxUploadBytes = 1024 * 1024) => {
       ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes, steps: () => fakeSteps(steps) }));
+      engines.push(engine);
     };
     const json = (body: unknown, headers: Record<string, string> = {}) => ({
       method: 'POST',
@@ -45,7 +49,7 @@ for (const driver of DRIVERS) {
       setup();
     });
     afterEach(async () => {
-      await engine.stop();
+      await Promise.all(engines.splice(0).map((e) => e.stop()));
     });
 
     it('creates a workflow from a JSON body, runs it and returns the snapshot view', async () => {

@@ -42,6 +42,8 @@ describe('observability', () => {
   let engine: WorkflowEngine;
   let app: ReturnType<typeof wireService>['app'];
 
+  // A test that sets up again replaces the engine beforeEach made: both are stopped after it.
+  const engines: WorkflowEngine[] = [];
   const setup = (bodies: Partial<Record<Phase, Body>> = {}) => {
     const all = Object.fromEntries(STEP_PHASES.map((p) => [p, bodies[p] ?? (async () => outputsFor(p))])) as Record<Phase, Body>;
     ({ engine, app } = wireService({
@@ -50,6 +52,7 @@ describe('observability', () => {
       maxUploadBytes: 1 << 20,
       steps: (hooks) => createStepActors({ store, logger: testLogger(), ...hooks }, all),
     }));
+    engines.push(engine);
   };
   const create = async (options: Record<string, unknown> = {}) => {
     const res = await app.request('/workflows', {
@@ -75,7 +78,7 @@ describe('observability', () => {
     setup();
   });
   afterEach(async () => {
-    await engine.stop();
+    await Promise.all(engines.splice(0).map((e) => e.stop()));
   });
 
   it('exposes step, workflow, persistence and HTTP metrics in Prometheus format', async () => {
