@@ -37,8 +37,9 @@ export interface DependencyInput {
 
 const LINES_PER_CHUNK = 1_000;
 
-function hashOf(value: unknown): string {
-  return createHash('sha1').update(JSON.stringify(value)).digest('base64url');
+/** A row's content hash: equal rows hash equal, so a re-run leaves them untouched. */
+function contentHash(encoded: string): string {
+  return createHash('sha1').update(encoded).digest('base64url');
 }
 
 export type InventoryKind = 'assets' | 'dependencies';
@@ -67,12 +68,17 @@ export interface EncodedInventory {
 
 export function encodeInventory(kind: InventoryKind, workflowId: string, rows: readonly (AssetInput | DependencyInput)[]): EncodedInventory & { chunks: Iterable<string> } {
   const { columns } = columnsOf(kind);
+  const payload = columns.filter((c) => c.field !== 'workflowId' && c.field !== 'contentHash');
+  const line = columns.map((c) => (c.field === 'workflowId' ? copyText(workflowId, false) : c.field === 'contentHash' ? null : c));
   function* chunks(): Generator<string> {
     for (let i = 0; i < rows.length; i += LINES_PER_CHUNK) {
       let chunk = '';
       for (const row of rows.slice(i, i + LINES_PER_CHUNK)) {
-        const full: Record<string, unknown> = { ...row, workflowId, contentHash: hashOf(row) };
-        chunk += columns.map((c) => copyText(full[c.field], c.type === 'jsonb')).join('\t') + '\n';
+        const values = row as unknown as Record<string, unknown>;
+        const texts = new Map(payload.map((c) => [c, copyText(values[c.field], c.type === 'jsonb')]));
+        // The content hash is taken over the row's own encoded columns: every value is printed once.
+        const hash = contentHash([...texts.values()].join('\t'));
+        chunk += line.map((part) => (part === null ? hash : typeof part === 'string' ? part : texts.get(part)!)).join('\t') + '\n';
       }
       yield chunk;
     }
