@@ -23,12 +23,16 @@ const WAITING_STATUSES = ['awaiting_review'] as const;
 /**
  * The claim takes over a row whose holder was running a step (status running, an owner that did not
  * hand it back): the holder died or was killed during the attempt, so the claim counts it, durably and
- * before the step runs again here. A row handed back by a shutdown has no owner and is not counted.
+ * before the step runs again here. A row handed back by a shutdown has no owner and is not counted;
+ * nor is one this very process let go of and takes back (`countOwn` false: an actor evicted after a
+ * failed write, say), since nothing died.
  */
-const COUNT_INTERRUPTION = sql`case
-  when ${workflows.owner} is not null and ${workflows.status} = 'running'
-    and ${workflows.phase} in (${sql.join(STEP_PHASES.map((p) => sql`${p}`), sql`, `)})
-  then ${workflows.interruptions} + 1 else ${workflows.interruptions} end`;
+function countInterruption(owner: string, countOwn: boolean): SQL {
+  return sql`case
+    when ${workflows.owner} is not null and (${workflows.owner} <> ${owner} or ${countOwn}) and ${workflows.status} = 'running'
+      and ${workflows.phase} in (${sql.join(STEP_PHASES.map((p) => sql`${p}`), sql`, `)})
+    then ${workflows.interruptions} + 1 else ${workflows.interruptions} end`;
+}
 
 function leaseUntil(leaseMs: number): SQL {
   return sql`now() + ${leaseMs} * interval '1 millisecond'`;
@@ -78,18 +82,22 @@ export function leaseStore(db: Database) {
             select id from ${workflows} where status not in (${sql.join(skip.map((s) => sql`${s}`), sql`, `)}) and ${free}
             order by created_at limit ${limit} for update skip locked
           )
-          update ${workflows} set owner = ${owner}, lease_until = ${leaseUntil(leaseMs)}, interruptions = ${COUNT_INTERRUPTION}
+          update ${workflows} set owner = ${owner}, lease_until = ${leaseUntil(leaseMs)}, interruptions = ${countInterruption(owner, true)}
           where id in (select id from waiting union all select id from busy)
           returning id, name, phase, status, snapshot, machine_version as "machineVersion", version, correlation_id as "correlationId",
             trace_parent as "traceParent", owner, lease_until as "leaseUntil", interruptions, created_at as "createdAt", updated_at as "updatedAt"`),
       ).map(normaliseRow);
     },
 
-    /** Claims one workflow for `owner`; null when it does not exist, is completed, or another live instance holds it. */
-    async claim(id: string, owner: string, leaseMs: number, deadAfterMs = DEFAULT_DEAD_AFTER_MS): Promise<WorkflowRow | null> {
+    /**
+     * Claims one workflow for `owner`; null when it does not exist, is completed, or another live
+     * instance holds it. `countOwn`: whether a row `owner` holds counts as interrupted (it does when an
+     * earlier process of this instance held it; not when this process let go of it a moment ago).
+     */
+    async claim(id: string, owner: string, leaseMs: number, deadAfterMs = DEFAULT_DEAD_AFTER_MS, countOwn = true): Promise<WorkflowRow | null> {
       const [row] = await db
         .update(workflows)
-        .set({ owner, leaseUntil: leaseUntil(leaseMs), interruptions: COUNT_INTERRUPTION })
+        .set({ owner, leaseUntil: leaseUntil(leaseMs), interruptions: countInterruption(owner, countOwn) })
         .where(and(eq(workflows.id, id), ne(workflows.status, 'completed'), claimable(owner, deadAfterMs)))
         .returning();
       return row ?? null;

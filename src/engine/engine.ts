@@ -144,6 +144,8 @@ export class WorkflowEngine {
   private filling: Promise<void> | null = null;
   private fillTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: () => void;
+  /** Workflows this process stopped running without finishing them (evicted): taking one back is no interruption. */
+  private readonly letGo = new Set<string>();
 
   constructor(private readonly deps: EngineDeps) {
     this.tracer = deps.tracer ?? defaultTracer();
@@ -186,7 +188,7 @@ export class WorkflowEngine {
       instanceId: this.leases.instanceId,
       waitMs: deps.relayWaitMs,
       apply: (id, event, meta) => this.send(id, event, meta),
-      adopt: async (id) => this.live.has(id) || (await this.leases.claim(id)) !== null,
+      adopt: async (id) => this.live.has(id) || (await this.claim(id)) !== null,
     });
     this.unsubscribe =
       deps.bus?.subscribe((channel, payload) => {
@@ -463,6 +465,11 @@ export class WorkflowEngine {
     return this.writer.idle();
   }
 
+  /** Claims one workflow; one this process let go of itself is not counted as interrupted when taken back. */
+  private claim(id: string): Promise<WorkflowRow | null> {
+    return this.leases.claim(id, !this.letGo.has(id));
+  }
+
   /** The live actor of a workflow, restored from its row (and claimed) when this instance has none. */
   private async acquire(id: string, eventType: string): Promise<Live | { holder: string }> {
     const existing = this.live.get(id);
@@ -472,7 +479,7 @@ export class WorkflowEngine {
     if (!loading) {
       loading = (async (): Promise<Live | { holder: string }> => {
         // Claim first: the claim returns the row, so the usual case costs one round trip.
-        const claimed = await this.leases.claim(id);
+        const claimed = await this.claim(id);
         if (claimed) return this.live.get(id) ?? this.restore(claimed);
         const row = await this.deps.store.getWorkflow(id);
         if (!row) throw new WorkflowNotFoundError(id);
@@ -577,6 +584,7 @@ export class WorkflowEngine {
       interruptions: init.interruptions ?? 0,
     };
     this.live.set(id, live);
+    this.letGo.delete(id);
     this.deps.onActorAttached?.(actor, init.version === 1 && snapshot.value === 'pending' ? 'created' : 'restored');
     // The inspect hook sees each macrostep's snapshot together with the event that caused it.
     actor.system.inspect({
@@ -723,6 +731,7 @@ export class WorkflowEngine {
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
   private evict(live: Live, resume: boolean): void {
     if (live.stopped) return;
+    if (isStepPhase(live.phase)) this.letGo.add(live.id);
     this.deps.artifacts?.forget(live.id);
     this.releaseHeldRuns(live);
     live.stopped = true;
@@ -747,7 +756,7 @@ export class WorkflowEngine {
   private async resume(id: string): Promise<void> {
     try {
       if (this.live.has(id) || this.stopping) return;
-      const row = await this.leases.claim(id);
+      const row = await this.claim(id);
       if (row && this.stopping) {
         await this.leases.release([id]).catch(() => {});
         return;

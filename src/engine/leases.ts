@@ -60,8 +60,8 @@ export class LeaseKeeper {
   }
 
   /** Claims one workflow; null when it does not exist, is completed, or another live instance holds it. */
-  claim(id: string): Promise<WorkflowRow | null> {
-    return this.deps.store.claim(id, this.deps.instanceId, this.deps.leaseMs, this.deadAfterMs);
+  claim(id: string, countOwn = true): Promise<WorkflowRow | null> {
+    return this.deps.store.claim(id, this.deps.instanceId, this.deps.leaseMs, this.deadAfterMs, countOwn);
   }
 
   /** Claims unfinished workflows no live instance holds: the ones this instance must restore. */

@@ -73,8 +73,8 @@ describe.runIf(process.env.DATABASE_URL)('the server process when PostgreSQL dro
         return res.status === 200 ? body : null;
       };
       for (const id of ids) {
-        const view = await poll(() => get<{ status: string }>(`/workflows/${id}`), (v) => v?.status === 'completed' || v?.status === 'failed', 120_000);
-        expect(view!.status, id).toBe('completed');
+        const view = await poll(() => get<{ status: string; errors: unknown[] }>(`/workflows/${id}`), (v) => v?.status === 'completed' || v?.status === 'failed', 120_000);
+        expect(view!.status, `${id}: ${JSON.stringify(view!.errors)}`).toBe('completed');
         const history = await get<{ items: { seq: number }[] }>(`/workflows/${id}/history?limit=1000`);
         expect(history!.items.map((h) => h.seq)).toEqual(history!.items.map((_, i) => i + 1));
       }
