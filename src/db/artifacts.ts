@@ -12,15 +12,21 @@ export interface StoredFile {
 export function artifactStore(db: Database) {
   const where = (workflowId: string, key: string) => and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key));
 
-  async function getArtifactVersioned<T>(workflowId: string, key: string): Promise<{ value: T; version: number } | null> {
+  /** An artefact's JSON text and version, from whichever column its version of the service wrote. */
+  async function readArtifact(workflowId: string, key: string): Promise<{ json: string; version: number } | null> {
     const [row] = await db
       .select({ json: artifacts.json, body: artifacts.body, data: artifacts.data, version: artifacts.version })
       .from(artifacts)
       .where(where(workflowId, key))
       .limit(1);
     if (!row) return null;
-    const value = (row.json !== null ? JSON.parse(row.json) : row.body ? JSON.parse(Buffer.from(row.body).toString('utf8')) : row.data) as T;
-    return { value, version: row.version };
+    const json = row.json ?? (row.body ? Buffer.from(row.body).toString('utf8') : JSON.stringify(row.data));
+    return { json, version: row.version };
+  }
+
+  async function getArtifactVersioned<T>(workflowId: string, key: string): Promise<{ value: T; version: number } | null> {
+    const row = await readArtifact(workflowId, key);
+    return row && { value: JSON.parse(row.json) as T, version: row.version };
   }
 
   /** Stores an artefact's JSON text and returns its new version. */
@@ -68,14 +74,8 @@ export function artifactStore(db: Database) {
 
     /** An artefact as UTF-8 JSON bytes, for a step worker, which parses it itself. */
     async getArtifactBytes(workflowId: string, key: string): Promise<{ bytes: Uint8Array; version: number } | null> {
-      const [row] = await db
-        .select({ json: artifacts.json, body: artifacts.body, data: artifacts.data, version: artifacts.version })
-        .from(artifacts)
-        .where(where(workflowId, key))
-        .limit(1);
-      if (!row) return null;
-      const bytes = row.json !== null ? Buffer.from(row.json, 'utf8') : (row.body ?? Buffer.from(JSON.stringify(row.data)));
-      return { bytes, version: row.version };
+      const row = await readArtifact(workflowId, key);
+      return row && { bytes: Buffer.from(row.json, 'utf8'), version: row.version };
     },
 
     async getArtifact<T>(workflowId: string, key: string): Promise<T | null> {

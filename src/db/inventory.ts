@@ -69,16 +69,17 @@ export interface EncodedInventory {
 export function encodeInventory(kind: InventoryKind, workflowId: string, rows: readonly (AssetInput | DependencyInput)[]): EncodedInventory & { chunks: Iterable<string> } {
   const { columns } = columnsOf(kind);
   const payload = columns.filter((c) => c.field !== 'workflowId' && c.field !== 'contentHash');
-  const line = columns.map((c) => (c.field === 'workflowId' ? copyText(workflowId, false) : c.field === 'contentHash' ? null : c));
+  const workflowText = copyText(workflowId, false);
   function* chunks(): Generator<string> {
     for (let i = 0; i < rows.length; i += LINES_PER_CHUNK) {
       let chunk = '';
       for (const row of rows.slice(i, i + LINES_PER_CHUNK)) {
         const values = row as unknown as Record<string, unknown>;
-        const texts = new Map(payload.map((c) => [c, copyText(values[c.field], c.type === 'jsonb')]));
+        const texts: Record<string, string> = { workflowId: workflowText };
+        for (const c of payload) texts[c.field] = copyText(values[c.field], c.type === 'jsonb');
         // The content hash is taken over the row's own encoded columns: every value is printed once.
-        const hash = contentHash([...texts.values()].join('\t'));
-        chunk += line.map((part) => (part === null ? hash : typeof part === 'string' ? part : texts.get(part)!)).join('\t') + '\n';
+        texts.contentHash = contentHash(payload.map((c) => texts[c.field]).join('\t'));
+        chunk += columns.map((c) => texts[c.field]).join('\t') + '\n';
       }
       yield chunk;
     }

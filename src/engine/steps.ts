@@ -103,10 +103,7 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
       // them back from the database, and the files never change.
       if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId))) as never;
-      const key = ARTIFACT[name as ArtifactName];
-      const value = await cache.get(workflowId, key);
-      if (value === null) throw new ArtifactMissingError(workflowId, key);
-      return value as never;
+      return artifact(workflowId, name as ArtifactName) as never;
     },
     files: async () => (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
     save: (key, value) => cache.put(workflowId, key, value),
