@@ -4,12 +4,12 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { openDatabase, type DatabaseHandle } from '../db/client.ts';
 import { createStore } from '../db/store.ts';
-import { ARTIFACT } from '../engine/artifacts.ts';
+import { ARTIFACT, type ClassificationRecord, type DependencyRecord } from '../engine/artifacts.ts';
 import { WorkflowQueries } from '../engine/queries.ts';
 import { WorkflowEngine } from '../engine/engine.ts';
 import { createStepActors } from '../engine/steps.ts';
 import type { WorkflowView } from '../engine/view.ts';
-import type { ClassificationOutput, DependencyOutput, MappingOutput, ValidationOutput } from '../handlers/types.ts';
+import type { MappingOutput, ValidationOutput } from '../handlers/types.ts';
 import { STEP_PHASES } from '../machine/table.ts';
 import { viewSchema } from '../server/responses.ts';
 
@@ -34,8 +34,8 @@ quarantined).`;
 export interface DiscoveryRun {
   view: WorkflowView;
   mappings: MappingOutput | null;
-  classification: ClassificationOutput | null;
-  dependencies: DependencyOutput | null;
+  classification: ClassificationRecord | null;
+  dependencies: DependencyRecord | null;
   validation: ValidationOutput | null;
 }
 
@@ -101,8 +101,8 @@ export async function discover(options: DiscoverOptions, handle?: DatabaseHandle
     return {
       view: final,
       mappings: await store.getArtifact<MappingOutput>(created.id, ARTIFACT.mappings),
-      classification: await store.getArtifact<ClassificationOutput>(created.id, ARTIFACT.assets),
-      dependencies: await store.getArtifact<DependencyOutput>(created.id, ARTIFACT.dependencies),
+      classification: await store.getArtifact<ClassificationRecord>(created.id, ARTIFACT.assets),
+      dependencies: await store.getArtifact<DependencyRecord>(created.id, ARTIFACT.dependencies),
       validation: await store.getArtifact<ValidationOutput>(created.id, ARTIFACT.validation),
     };
   } finally {

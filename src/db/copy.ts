@@ -4,14 +4,12 @@
 // connection PGlite has is never held for the whole write and other workflows' queries (and
 // /healthz) get their turn between statements. A write cut short there leaves some rows, which
 // the next attempt upserts and completes: the replace converges either way.
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from './client.ts';
-import type { UpsertCounts } from './inventory.ts';
 
 /** Bulk statements may run longer than one request's statement timeout; they are still bounded. */
 const BULK_STATEMENT_MS = 300_000;
@@ -37,24 +35,12 @@ export function copyText(value: unknown, json: boolean): string {
   return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
-export interface CopyReplace {
-  table: string;
-  /** Quoted key column name. */
-  key: string;
-  /** Quoted column list, in the order of the lines' values. */
-  names: string;
-  /** The `do update set …` list. */
-  set: string;
-  workflowId: string;
-  /** The rows as COPY text lines, a chunk of whole lines at a time (see encodeInventory). */
-  chunks: Iterable<string | Uint8Array>;
-  count: number;
-}
-
-/** What copyReplace needs of a connection: statements, and a COPY of text chunks into a table. */
-interface CopyTarget {
+/** What a bulk write needs of a connection: statements, and a COPY of text chunks into a table. */
+export interface CopyTarget {
+  /** Whether the work runs in one transaction (PostgreSQL), or statement by statement (PGlite). */
+  transactional: boolean;
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; affectedRows: number }>;
-  copyIn(into: string, chunks: Iterable<string | Uint8Array>): Promise<void>;
+  copyIn(into: string, chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): Promise<void>;
 }
 
 /**
@@ -65,12 +51,13 @@ function bulkCopy(text: string): ReturnType<typeof copyFrom> {
   return Object.assign(copyFrom(text), { query_timeout: BULK_STATEMENT_MS + 1_000 });
 }
 
-function* asBuffers(chunks: Iterable<string | Uint8Array>): Generator<string | Buffer> {
-  for (const chunk of chunks) yield typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+async function* asBuffers(chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>): AsyncGenerator<string | Buffer> {
+  for await (const chunk of chunks) yield typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function pgTarget(client: PoolClient): CopyTarget {
   return {
+    transactional: true,
     async query(text, values) {
       const result = await client.query({ text, values, query_timeout: BULK_STATEMENT_MS + 1_000 } as { text: string; values?: unknown[] });
       return { rows: result.rows, affectedRows: result.rowCount ?? 0 };
@@ -79,10 +66,21 @@ function pgTarget(client: PoolClient): CopyTarget {
   };
 }
 
+/**
+ * Lets the event loop turn. PGlite answers on promises alone: statement after statement, awaited
+ * in a loop, never reaches the timers or the sockets, so without this a 300,000-row staging write
+ * held every request for its whole 10 s instead of for one statement at a time.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function pgliteTarget(pg: PGlite): CopyTarget {
   return {
+    transactional: false,
     async query(text, values) {
       const result = await pg.query<Record<string, unknown>>(text, values);
+      await turn();
       return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
     },
     async copyIn(into, chunks) {
@@ -91,8 +89,9 @@ function pgliteTarget(pg: PGlite): CopyTarget {
         if (batch.length === 0) return;
         await pg.query(`copy ${into} from '/dev/blob'`, [], { blob: new Blob(batch) });
         batch = [];
+        await turn();
       };
-      for (const chunk of chunks) {
+      for await (const chunk of chunks) {
         batch.push(chunk);
         if (batch.length >= PGLITE_CHUNKS_PER_STATEMENT) await flush();
       }
@@ -102,53 +101,23 @@ function pgliteTarget(pg: PGlite): CopyTarget {
 }
 
 /**
- * Makes `table`'s rows of one workflow exactly the job's: inserts new keys, updates rows whose
- * content hash changed, leaves equal ones, deletes keys no longer there. The workflow's lease keeps
- * any other writer of its rows away, so the check for existing rows cannot go stale.
+ * Runs a bulk write: on PostgreSQL in one transaction on one pooled connection, under the bulk
+ * statement timeout; on PGlite statement by statement, so other queries run in between (a write cut
+ * short there must be one the next attempt converges from).
  */
-async function replaceRows(target: CopyTarget, job: CopyReplace): Promise<UpsertCounts> {
-  // The usual case, a workflow writing its inventory for the first time: straight into the table,
-  // with no staging copy, upsert or delete (at 100k assets that was two thirds of the step).
-  const existing = await target.query(`select 1 from "${job.table}" where "workflow_id" = $1 limit 1`, [job.workflowId]);
-  if (existing.rows.length === 0) {
-    await target.copyIn(`"${job.table}" (${job.names})`, job.chunks);
-    return { inserted: job.count, updated: 0, unchanged: 0, deleted: 0 };
-  }
-  // Temporary tables belong to the session, and PGlite's one session is everyone's: a name of its own.
-  const incoming = `incoming_${randomUUID().replace(/-/g, '')}`;
-  await target.query(`create temp table ${incoming} (like "${job.table}" including defaults)`);
-  try {
-    await target.copyIn(`${incoming} (${job.names})`, job.chunks);
-    const upserted = await target.query(
-      `with up as (
-         insert into "${job.table}" (${job.names}) select ${job.names} from ${incoming}
-         on conflict ("workflow_id", ${job.key}) do update set ${job.set}
-         where "${job.table}"."content_hash" is distinct from excluded."content_hash"
-         returning (xmax = 0) as inserted)
-       select count(*) filter (where inserted)::int as inserted, count(*)::int as touched from up`,
-    );
-    const deleted = await target.query(
-      `delete from "${job.table}" t where t."workflow_id" = $1 and not exists (select 1 from ${incoming} i where i.${job.key} = t.${job.key})`,
-      [job.workflowId],
-    );
-    const inserted = Number(upserted.rows[0]!.inserted);
-    const touched = Number(upserted.rows[0]!.touched);
-    return { inserted, updated: touched - inserted, unchanged: job.count - touched, deleted: deleted.affectedRows };
-  } finally {
-    await target.query(`drop table if exists ${incoming}`).catch(() => undefined);
-  }
-}
-
-/** copyReplace on PostgreSQL: one transaction on one pooled connection. */
-export async function copyReplace(pool: Pool, job: CopyReplace): Promise<UpsertCounts> {
+export async function bulkWrite<T>(db: Database, work: (target: CopyTarget) => Promise<T>): Promise<T> {
+  const pglite = pgliteOf(db);
+  if (pglite) return work(pgliteTarget(pglite));
+  const pool = pgPoolOf(db);
+  if (!pool) throw new Error('Bulk writes need PostgreSQL through pg, or PGlite.');
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
     await client.query('begin');
     await client.query(`set local statement_timeout = ${BULK_STATEMENT_MS}`);
-    const counts = await replaceRows(pgTarget(client), job);
+    const result = await work(pgTarget(client));
     await client.query('commit');
-    return counts;
+    return result;
   } catch (error) {
     broken = error as Error;
     await client.query('rollback').catch(() => undefined);
@@ -157,9 +126,4 @@ export async function copyReplace(pool: Pool, job: CopyReplace): Promise<UpsertC
     // A connection whose COPY or statement failed midway is not handed to anyone else.
     client.release(broken);
   }
-}
-
-/** copyReplace on PGlite: statement by statement, so other queries run in between. */
-export function pgliteCopyReplace(pg: PGlite, job: CopyReplace): Promise<UpsertCounts> {
-  return replaceRows(pgliteTarget(pg), job);
 }

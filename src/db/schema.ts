@@ -170,6 +170,53 @@ export const dependencies = pgTable(
   (t) => [primaryKey({ columns: [t.workflowId, t.edgeKey] })],
 );
 
+/**
+ * Staging rows: the assets and edges a step produced, one row each in the order it made them, with
+ * the inventory's columns as COPY wrote them (`data` as the JSON text, parsed once when promoted).
+ * asset_classification and dependency_analysis replace their workflow's rows; dependency_analysis
+ * reads the assets back in batches; database_integration promotes them into the inventory and
+ * deletes them. They are never the whole dataset as one value anywhere.
+ */
+export const stagedAssets = pgTable(
+  'staged_assets',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    seq: integer().notNull(),
+    assetKey: text().notNull(),
+    name: text(),
+    assetType: text().notNull(),
+    assetSubtype: text(),
+    environment: text(),
+    osFamily: text(),
+    application: text(),
+    data: text().notNull(),
+    contentHash: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.seq] })],
+);
+
+export const stagedDependencies = pgTable(
+  'staged_dependencies',
+  {
+    workflowId: text()
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    seq: integer().notNull(),
+    edgeKey: text().notNull(),
+    sourceKey: text().notNull(),
+    targetKey: text().notNull(),
+    type: text().notNull(),
+    origin: text().notNull(),
+    port: integer(),
+    count: integer().notNull(),
+    data: text().notNull(),
+    contentHash: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.seq] })],
+);
+
 /** Responses to requests that carried an Idempotency-Key, kept 24 h; status 0 while the first request runs. */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',

@@ -1,5 +1,5 @@
 import type { ArtifactStore, StoredFile } from '../db/artifacts.ts';
-import type { ClassificationOutput, DependencyOutput, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
+import type { Asset, ClassificationSummary, DependencyEdge, DependencyNode, DependencySummary, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
 export const ARTIFACT = {
@@ -10,20 +10,39 @@ export const ARTIFACT = {
   dependencies: 'dependencies',
 } as const;
 
+/**
+ * What asset_classification stores: the summary and how many assets it staged. The assets
+ * themselves are staging rows (staged_assets), never one value. A workflow stored by an older
+ * version may still carry them here, as `assets`.
+ */
+export interface ClassificationRecord {
+  summary: ClassificationSummary;
+  count: number;
+  assets?: Asset[];
+}
+
+/** What dependency_analysis stores: the summary, the edges' count (the edges are staged) and the nodes that are not assets. */
+export interface DependencyRecord {
+  summary: DependencySummary;
+  count: number;
+  /** External and orphan endpoints: the asset nodes are the inventory's assets. */
+  nodes: DependencyNode[];
+  /** Older versions stored the edges here. */
+  edges?: DependencyEdge[];
+}
+
 export interface Artifacts {
   analysis: SourceAnalysis;
   validation: ValidationOutput;
   mappings: MappingOutput;
-  assets: ClassificationOutput;
-  dependencies: DependencyOutput;
+  assets: ClassificationRecord;
+  dependencies: DependencyRecord;
 }
 export type ArtifactName = keyof typeof ARTIFACT;
 
 interface Entry {
   /** Parsed tables: derived from the workflow's files, which never change, so always current. */
   tables?: unknown;
-  /** The uploaded files, for step workers, which parse them themselves. */
-  files?: StoredFile[];
   /** The upload's size in bytes: it decides where the workflow's steps run. */
   uploadBytes?: number;
   /** Stored artefacts with the version they had when cached: parsed, or as the JSON bytes a step worker made or needs. */
@@ -94,19 +113,14 @@ export class ArtifactCache {
     return entry.uploadBytes;
   }
 
-  /** The workflow's files as stored, loaded once: they never change. */
-  async files(workflowId: string, load: () => Promise<StoredFile[]>): Promise<StoredFile[]> {
+  /**
+   * Keeps what a create learnt of its upload: its size, and the parsed tables when the steps run
+   * here (step workers parse the files themselves), so the first step parses nothing.
+   */
+  primeUpload(workflowId: string, uploadBytes: number, tables: unknown): void {
     const entry = this.entry(workflowId);
-    entry.files ??= await load();
-    return entry.files;
-  }
-
-  /** Keeps an upload as it was checked, so the first step neither reads the files back nor parses them again. */
-  primeUpload(workflowId: string, files: StoredFile[], tables: unknown): void {
-    const entry = this.entry(workflowId);
-    entry.uploadBytes = files.reduce((n, f) => n + f.content.byteLength, 0);
-    if (this.options.keepTables === false) entry.files = files;
-    else entry.tables = tables;
+    entry.uploadBytes = uploadBytes;
+    if (this.options.keepTables !== false && tables) entry.tables = tables;
   }
 
   async put(workflowId: string, key: string, value: unknown): Promise<void> {

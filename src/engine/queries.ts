@@ -8,11 +8,15 @@ import { STEP_PHASES, type TopPhase, type WorkflowStatus } from '../machine/tabl
 import { ARTIFACT } from './artifacts.ts';
 import { WorkflowNotFoundError } from './errors.ts';
 import { checkUpload, type UploadFile } from './uploads.ts';
+import type { NewDatasetFile } from '../db/workflows.ts';
+import type { Table } from '../handlers/types.ts';
 import { rowToView, type WorkflowView } from './view.ts';
 
 export interface QueryDeps {
   store: WorkflowStore;
   maxUploadBytes: number;
+  /** Parses an upload to check it (default: here, keeping the tables); null when it kept none. */
+  parseUpload?: (files: NewDatasetFile[]) => Promise<Table[] | null>;
 }
 
 export interface HistoryItem {
@@ -224,7 +228,7 @@ export class WorkflowQueries {
 
   /** Decodes, size-checks and parses an upload before anything is stored (see checkUpload). */
   checkUpload(files: UploadFile[]) {
-    return checkUpload(files, this.deps.maxUploadBytes);
+    return checkUpload(files, this.deps.maxUploadBytes, this.deps.parseUpload);
   }
 
   /** Workflows left untouched because another machine version stored them. */

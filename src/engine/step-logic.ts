@@ -1,10 +1,11 @@
-import { analyseDependencies, analyseSource, classifyAssets, mapFields, validateRecords } from '../handlers/index.ts';
+import { analyseDependencies, analyseSource, mapFields, validateRecords } from '../handlers/index.ts';
+import { classifyEach, newTally, summariseTally } from '../handlers/classify-assets.ts';
 import { assessMapping } from '../handlers/outcome.ts';
-import { encodeInventory, type AssetInput, type DependencyInput, type InventoryKind } from '../db/inventory.ts';
-import type { Asset, ClassificationOutput, DependencyEdge, DependencyOutput, MappingOverrides, Table, ValidationOutput } from '../handlers/types.ts';
+import { encodeInventory, StagingMismatchError, type AssetInput, type DependencyInput, type EncodedInventory } from '../db/inventory.ts';
+import type { Asset, DependencyEdge, MappingOverrides, Table, ValidationOutput } from '../handlers/types.ts';
 import type { JsonObject, StepOutput } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
-import { ARTIFACT, type ArtifactName, type Artifacts } from './artifacts.ts';
+import { ARTIFACT, type ArtifactName, type Artifacts, type ClassificationRecord, type DependencyRecord } from './artifacts.ts';
 
 // The CPU-heavy steps as pure functions of what they load. No database here: a worker thread runs
 // them on the bytes its task carries, the main thread (STEP_WORKERS=0) on the artefact cache.
@@ -26,8 +27,8 @@ export interface FileSummary {
   bytes: number;
 }
 
-/** What a step may load before its handler runs: the parsed upload, or an earlier step's stored output. */
-type Inputs = Artifacts & { tables: Table[] };
+/** What a step may load before its handler runs: the parsed upload, an earlier step's stored output, or the staged assets. */
+type Inputs = Artifacts & { tables: Table[]; stagedAssets: Asset[] };
 
 /** Where a step reads its inputs and leaves its outputs. */
 export interface StepIo {
@@ -35,6 +36,8 @@ export interface StepIo {
   files(): Promise<FileSummary[]>;
   /** Stores a result under its artefact key; saves happen in call order. */
   save(key: string, value: unknown): Promise<void>;
+  /** Replaces the workflow's staging rows of one inventory table (before the step's saves). */
+  stage(encoded: EncodedInventory & { chunks: Iterable<string> }): Promise<void>;
 }
 
 /** The part of a step's input its body reads. */
@@ -164,15 +167,35 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
 
   asset_classification: defineStep({
     needs: ['tables', 'analysis', 'validation', 'mappings'],
-    run: ({ tables, analysis, validation, mappings }) => classifyAssets(tables, analysis, mappings.mappings, validation.quarantine),
+    // The assets go to the staging rows as they are classified, a chunk at a time: never all held at once.
+    run: async ({ io, workflowId, tables, analysis, validation, mappings }): Promise<ClassificationRecord> => {
+      const tally = newTally();
+      const assets = classifyEach(tables, analysis, mappings.mappings, validation.quarantine, tally);
+      const encoded = encodeInventory('assets', workflowId, mapEach(assets, assetRow));
+      await io.stage(encoded);
+      return { summary: summariseTally(tally), count: encoded.count };
+    },
     saveAs: 'assets',
-    summarise: (result) => ({ outputs: { asset_classes: json(result.summary) } }),
+    summarise: (record) => ({ outputs: { asset_classes: json(record.summary) } }),
   }),
 
   dependency_analysis: defineStep({
-    needs: ['tables', 'analysis', 'mappings', 'assets'],
-    run: ({ tables, analysis, mappings, assets }) => analyseDependencies(tables, analysis, mappings.mappings, assets.assets),
+    needs: ['analysis', 'mappings', 'assets'],
+    run: async ({ io, workflowId, analysis, mappings, assets }) => {
+      // Only the relation and flow tables make edges: the asset tables (most of a big export) are let
+      // go before the staged assets are read, so the two are never held at once.
+      const roles = new Map(analysis.tables.map((t) => [t.table, t.role]));
+      const tables = (await io.load('tables')).filter((t) => roles.get(t.id) === 'relations' || roles.get(t.id) === 'flows');
+      const stagedAssets = assets.assets ? [] : await io.load('stagedAssets');
+      // A workflow classified by an older version has its assets in the artefact, none staged.
+      const classified = assets.assets ?? stagedAssets;
+      if (classified.length !== assets.count && !assets.assets) throw new StagingMismatchError(workflowId, 'assets', assets.count, stagedAssets.length);
+      const result = analyseDependencies(tables, analysis, mappings.mappings, classified);
+      await io.stage(encodeInventory('dependencies', workflowId, result.edges.map(edgeRow)));
+      return result;
+    },
     saveAs: 'dependencies',
+    save: (result): DependencyRecord => ({ summary: result.summary, count: result.edges.length, nodes: result.nodes.filter((n) => n.kind !== 'asset') }),
     summarise: (result) => {
       const { applicationGroups, ...summary } = result.summary;
       return {
@@ -208,6 +231,10 @@ function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
+function* mapEach<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
+  for (const item of items) yield map(item);
+}
+
 function assetRow(asset: Asset): AssetInput {
   return {
     assetKey: asset.asset_key,
@@ -234,19 +261,18 @@ function edgeRow(edge: DependencyEdge): DependencyInput {
   };
 }
 
-/** The inventory of one table as COPY text: its row count and the lines, about a thousand per part. */
-export interface InventoryParts<P> {
-  kind: InventoryKind;
-  count: number;
-  parts: Iterable<P>;
+/** Appends the assets of one batch of staged rows (newline-separated JSON, as readStaged gives them). */
+export function parseStagedBatch(text: string, into: Asset[]): void {
+  for (const line of text.split('\n')) if (line) into.push(JSON.parse(line) as Asset);
 }
 
 /**
- * database_integration's computing half: the classified assets and the dependency edges as the
- * COPY text both databases take (row mapping, content hashes, JSON, escaping). The writing half,
- * the store's writeInventory, is then only I/O.
+ * The COPY text a workflow stored by an older version still needs staged: its assets and edges
+ * were artefacts then. Empty for a workflow whose steps staged them.
  */
-export function encodeWorkflowInventory(workflowId: string, assets: ClassificationOutput, dependencies: DependencyOutput): InventoryParts<string>[] {
-  const encoded = [encodeInventory('assets', workflowId, assets.assets.map(assetRow)), encodeInventory('dependencies', workflowId, dependencies.edges.map(edgeRow))];
-  return encoded.map((e) => ({ kind: e.kind, count: e.count, parts: e.chunks }));
+export function legacyInventory(workflowId: string, assets: ClassificationRecord, dependencies: DependencyRecord): (EncodedInventory & { chunks: Iterable<string> })[] {
+  return [
+    ...(assets.assets ? [encodeInventory('assets', workflowId, assets.assets.map(assetRow))] : []),
+    ...(dependencies.edges ? [encodeInventory('dependencies', workflowId, dependencies.edges.map(edgeRow))] : []),
+  ];
 }

@@ -1,7 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AppError } from '../errors.ts';
-import type { InventoryTask, InventoryTaskResult, StepTask, StepTaskResult, SerialisedError } from './step-worker.ts';
+import { serveStepChannel, type StepHost } from './step-channel.ts';
+import type { StoredFile } from '../db/artifacts.ts';
+import type { CheckTask, CheckTaskResult, StepTask, StepTaskResult, SerialisedError } from './step-worker.ts';
 
 /** Worker threads by default: every core but the one the API's event loop runs on, at least one. */
 export function defaultStepWorkers(): number {
@@ -15,7 +18,7 @@ export type StepTaskSuccess = Extract<StepTaskResult, { ok: true }>;
  * blocks the API's event loop. Aborting a task's signal terminates the thread running it.
  */
 export class StepPool {
-  private readonly piscina: Piscina<StepTask | InventoryTask, StepTaskResult | InventoryTaskResult>;
+  private readonly piscina: Piscina<StepTask | CheckTask, StepTaskResult | CheckTaskResult>;
 
   constructor(threads: number) {
     this.piscina = new Piscina({
@@ -28,18 +31,27 @@ export class StepPool {
     });
   }
 
-  /** Runs one step; a failure in the worker is rethrown here as the error it was (an AppError keeps its code, hint and retryability). */
-  async run(task: StepTask, signal: AbortSignal): Promise<StepTaskSuccess> {
-    const result = (await this.piscina.run(task, { signal })) as StepTaskResult;
-    if (!result.ok) throw rebuildError(result.error);
-    return result;
+  /**
+   * Runs one step; a failure in the worker is rethrown here as the error it was (an AppError keeps
+   * its code, hint and retryability; a failure of the host's database work is rethrown itself).
+   * The host serves the step's bulk rows over a channel of its own (see step-channel.ts).
+   */
+  async run(task: Omit<StepTask, 'port'>, signal: AbortSignal, host: StepHost = NO_HOST): Promise<StepTaskSuccess> {
+    const { port1, port2 } = new MessageChannel();
+    const channel = serveStepChannel(port1, host);
+    try {
+      const result = (await this.piscina.run({ ...task, port: port2 }, { signal, transferList: [port2] as never })) as StepTaskResult;
+      if (!result.ok) throw channel.failure() ?? rebuildError(result.error);
+      return result;
+    } finally {
+      channel.close();
+    }
   }
 
-  /** database_integration's encoding: the inventory as COPY text parts, for the store to write. */
-  async encodeInventory(task: InventoryTask, signal: AbortSignal): Promise<Extract<InventoryTaskResult, { ok: true }>> {
-    const result = (await this.piscina.run(task, { signal })) as InventoryTaskResult;
+  /** Parses an upload in a worker to check it (an unreadable file rejects with the AppError naming it). */
+  async checkUpload(files: StoredFile[]): Promise<void> {
+    const result = (await this.piscina.run({ phase: 'check_upload', files })) as CheckTaskResult;
     if (!result.ok) throw rebuildError(result.error);
-    return result;
   }
 
   /** Terminates the threads; a task still running is rejected. */
@@ -47,6 +59,14 @@ export class StepPool {
     return this.piscina.destroy();
   }
 }
+
+const NO_HOST: StepHost = {
+  files: () => Promise.reject(new Error('This step task has no host to read files from.')),
+  stage: () => Promise.reject(new Error('This step task has no host to stage rows with.')),
+  readStaged: () => ({
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('This step task has no host to read staged rows from.')) }),
+  }),
+};
 
 function rebuildError(error: SerialisedError): Error {
   const rebuilt = error.app

@@ -1,26 +1,32 @@
-import { threadId } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { StoredFile } from '../db/artifacts.ts';
 import { isAppError } from '../errors.ts';
 import type { Table } from '../handlers/types.ts';
 import type { StepOutput } from '../machine/machine.ts';
 import type { ArtifactName } from './artifacts.ts';
-import { COMPUTE_STEPS, encodeWorkflowInventory, type ComputePhase, type FileSummary, type InventoryParts, type StepIo, type StepRequest } from './step-logic.ts';
+import type { Asset } from '../handlers/types.ts';
+import { workerChannel } from './step-channel.ts';
+import { COMPUTE_STEPS, parseStagedBatch, type ComputePhase, type FileSummary, type StepIo, type StepRequest } from './step-logic.ts';
 import { readFiles } from './uploads.ts';
 
 /** One step for a worker thread: bytes in (the upload, the artefacts it needs as stored JSON), bytes out. */
 export interface StepTask {
   phase: ComputePhase;
   request: StepRequest;
-  files: StoredFile[];
+  /** The uploaded files' names and sizes; their content is asked for only if this thread has not parsed them. */
+  files: FileSummary[];
   artifacts: Partial<Record<ArtifactName, Uint8Array>>;
+  /** The line to the main thread for the step's bulk rows (staged assets in, staging rows out). */
+  port: MessagePort;
 }
 
-/** database_integration's encoding, in a worker: the stored assets and edges in, COPY text out. */
-export interface InventoryTask {
-  phase: 'database_integration';
-  workflowId: string;
-  artifacts: { assets: Uint8Array; dependencies: Uint8Array };
+/** An upload to check before anything is stored: parsed here, so a big one never stalls the API's thread. */
+export interface CheckTask {
+  phase: 'check_upload';
+  files: StoredFile[];
 }
 
 /** An artefact to store as-is: already JSON-encoded by the worker. */
@@ -42,12 +48,10 @@ export interface MovedResult {
   readonly [valueSymbol]: StepTaskResult;
 }
 
+export type CheckTaskResult = { ok: true; threadId: number } | { ok: false; error: SerialisedError; threadId: number };
+
 export type StepTaskResult =
   | { ok: true; summary: StepOutput; saves: ArtifactSave[]; threadId: number }
-  | { ok: false; error: SerialisedError; threadId: number };
-
-export type InventoryTaskResult =
-  | { ok: true; inventory: InventoryParts<Uint8Array>[]; threadId: number }
   | { ok: false; error: SerialisedError; threadId: number };
 
 // Consecutive steps of a workflow often land on the same worker: keep its parsed upload for them.
@@ -55,13 +59,17 @@ export type InventoryTaskResult =
 const MAX_PARSED_WORKFLOWS = 2;
 const parsed = new Map<string, Promise<Table[]>>();
 
-function parsedTables(workflowId: string, files: StoredFile[]): Promise<Table[]> {
+/** dependency_analysis is the last step to read the records: it takes them out of the cache. */
+const LAST_READER: ComputePhase = 'dependency_analysis';
+
+function parsedTables(workflowId: string, files: () => Promise<StoredFile[]>, last: boolean): Promise<Table[]> {
   let tables = parsed.get(workflowId);
   if (tables) parsed.delete(workflowId);
   else {
-    tables = readFiles(files);
+    tables = files().then(readFiles);
     tables.catch(() => parsed.delete(workflowId));
   }
+  if (last) return tables;
   parsed.set(workflowId, tables);
   while (parsed.size > MAX_PARSED_WORKFLOWS) parsed.delete(parsed.keys().next().value!);
   return tables;
@@ -79,42 +87,53 @@ function parseBytes(bytes: Uint8Array): unknown {
   return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
 }
 
-/** Encodes a workflow's inventory as COPY text parts, moved back rather than copied (hundreds of megabytes at 300k rows). */
-function runInventoryTask(task: InventoryTask): unknown {
+/** Parses the upload and drops the tables: what is kept is that it parsed (or the error saying why not). */
+async function checkUpload(task: CheckTask): Promise<CheckTaskResult> {
   try {
-    const assets = parseBytes(task.artifacts.assets) as Parameters<typeof encodeWorkflowInventory>[1];
-    const dependencies = parseBytes(task.artifacts.dependencies) as Parameters<typeof encodeWorkflowInventory>[2];
-    const encoder = new TextEncoder();
-    // Each part is encoded as it is made, so its text can go before the next one is built.
-    const inventory = encodeWorkflowInventory(task.workflowId, assets, dependencies).map((table) => {
-      const parts: Uint8Array[] = [];
-      for (const part of table.parts) parts.push(encoder.encode(part));
-      return { ...table, parts };
-    });
-    const result: InventoryTaskResult = { ok: true, inventory, threadId };
-    return move({ [transferableSymbol]: inventory.flatMap((t) => t.parts.map((p) => p.buffer as ArrayBuffer)), [valueSymbol]: result });
+    await readFiles(task.files);
+    return { ok: true, threadId };
   } catch (error) {
     return { ok: false, error: serialiseError(error), threadId };
+  } finally {
+    collectAfterTask();
   }
 }
 
+// A step leaves hundreds of megabytes of garbage behind (the parsed records, the encoded rows);
+// V8 collects it only when this thread next allocates enough, which is the next step's start, so
+// the two peaks add up. A full collection between steps, here in the worker, keeps them apart.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const COLLECT_ABOVE_BYTES = 128 * 1048576;
+
+function collectAfterTask(): void {
+  if (process.memoryUsage().heapUsed > COLLECT_ABOVE_BYTES) gc();
+}
+
 /** The piscina handler: runs one step body on the task's bytes; failures come back as data, never thrown. */
-export async function runStepTask(task: StepTask | InventoryTask): Promise<unknown> {
-  if (task.phase === 'database_integration') return runInventoryTask(task);
+export async function runStepTask(task: StepTask | CheckTask): Promise<unknown> {
+  if (task.phase === 'check_upload') return checkUpload(task);
   const saves: ArtifactSave[] = [];
   const encoder = new TextEncoder();
+  const channel = workerChannel(task.port);
   const io: StepIo = {
     load: async (name) => {
-      if (name === 'tables') return parsedTables(task.request.workflowId, task.files) as never;
+      if (name === 'tables') return parsedTables(task.request.workflowId, () => channel.files(), task.phase === LAST_READER) as never;
+      if (name === 'stagedAssets') {
+        const assets: Asset[] = [];
+        for await (const batch of channel.read('assets')) parseStagedBatch(batch, assets);
+        return assets as never;
+      }
       const bytes = task.artifacts[name as ArtifactName];
       // The main thread sends every artefact the step needs, or fails the step before sending it.
       if (!bytes) throw new Error(`The task for ${task.phase} carries no ${name} artefact.`);
       return parseBytes(bytes) as never;
     },
-    files: async (): Promise<FileSummary[]> => task.files.map((f) => ({ name: f.name, format: f.format, bytes: f.content.byteLength })),
+    files: async () => task.files,
     save: async (key, value) => {
       saves.push({ key, bytes: encoder.encode(JSON.stringify(value)) });
     },
+    stage: (encoded) => channel.stage(encoded.kind, encoded.chunks),
   };
   try {
     const summary = await COMPUTE_STEPS[task.phase].run(task.request, io);
@@ -124,5 +143,8 @@ export async function runStepTask(task: StepTask | InventoryTask): Promise<unkno
     return move(moved) as MovedResult;
   } catch (error) {
     return { ok: false, error: serialiseError(error), threadId };
+  } finally {
+    channel.close();
+    collectAfterTask();
   }
 }

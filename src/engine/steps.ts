@@ -11,7 +11,8 @@ import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { COMPUTE_STEPS, encodeWorkflowInventory, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
+import type { Asset } from '../handlers/types.ts';
+import { COMPUTE_STEPS, legacyInventory, parseStagedBatch, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
 import type { StepPool } from './step-pool.ts';
 import type { StepTask } from './step-worker.ts';
 import { defaultTracer } from './tracing.ts';
@@ -103,10 +104,16 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
       // them back from the database, and the files never change.
       if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId))) as never;
+      if (name === 'stagedAssets') {
+        const assets: Asset[] = [];
+        for await (const batch of store.readStaged(workflowId, 'assets')) parseStagedBatch(batch, assets);
+        return assets as never;
+      }
       return artifact(workflowId, name as ArtifactName) as never;
     },
     files: async () => (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
     save: (key, value) => cache.put(workflowId, key, value),
+    stage: (encoded) => store.stageInventory(workflowId, encoded),
   });
 
   const onMainThread =
@@ -118,10 +125,15 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     (phase: ComputePhase, step: StepDefinition, workers: StepPool): StepBody =>
     async (input, signal) => {
       const { workflowId } = input;
-      const files = step.needs.includes('tables') ? await cache.files(workflowId, () => store.loadFiles(workflowId)) : [];
       const artifacts: StepTask['artifacts'] = {};
-      for (const name of step.needs) if (name !== 'tables') artifacts[name] = await artifactBytes(workflowId, name);
-      const { summary, saves } = await workers.run({ phase, request: request(input), files, artifacts }, signal);
+      for (const name of step.needs) if (name !== 'tables' && name !== 'stagedAssets') artifacts[name] = await artifactBytes(workflowId, name);
+      const files = (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes }));
+      const { summary, saves } = await workers.run({ phase, request: request(input), files, artifacts }, signal, {
+        // Read from the database each time: the main thread keeps no copy of a big upload.
+        files: () => store.loadFiles(workflowId),
+        stage: (kind, parts) => store.stageInventory(workflowId, { kind, chunks: parts }),
+        readStaged: (kind) => store.readStaged(workflowId, kind),
+      });
       for (const save of saves) await cache.putBytes(workflowId, save.key, save.bytes);
       return summary;
     };
@@ -145,20 +157,17 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
 
   return {
     ...compute,
-    // Encodes the inventory in a worker when there is one; writes it through the store, which lives on this thread.
-    database_integration: async (input, signal) => {
+    // Promotes the staged rows into the inventory, all in the database: nothing of them passes through here.
+    database_integration: async (input) => {
       const { workflowId } = input;
-      const tables =
-        pool && !(await runsHere(workflowId))
-        ? (
-            await pool.encodeInventory(
-              { phase: 'database_integration', workflowId, artifacts: { assets: await artifactBytes(workflowId, 'assets'), dependencies: await artifactBytes(workflowId, 'dependencies') } },
-              signal,
-            )
-          ).inventory
-        : encodeWorkflowInventory(workflowId, await artifact(workflowId, 'assets'), await artifact(workflowId, 'dependencies'));
-      const counts: Record<string, UpsertCounts> = {};
-      for (const table of tables) counts[table.kind] = await store.writeInventory(workflowId, { kind: table.kind, count: table.count, chunks: table.parts });
+      const assets = await artifact(workflowId, 'assets');
+      const dependencies = await artifact(workflowId, 'dependencies');
+      for (const encoded of legacyInventory(workflowId, assets, dependencies)) await store.stageInventory(workflowId, encoded);
+      const counts: Record<string, UpsertCounts> = {
+        assets: await store.promoteInventory(workflowId, 'assets', assets.count ?? assets.assets?.length ?? 0),
+        dependencies: await store.promoteInventory(workflowId, 'dependencies', dependencies.count ?? dependencies.edges?.length ?? 0),
+      };
+      await store.dropStaged(workflowId);
       return { outputs: { database_operations: json(counts) } };
     },
   };

@@ -55,16 +55,21 @@ function decodeFile(file: UploadFile, index: number): NewDatasetFile {
 /**
  * Decodes an upload and checks it before anything is stored: the one size check of the service, no
  * empty file, and every file parsed now, so an unreadable file is a 400 naming it rather than a
- * workflow that fails later. The parsed tables go to the first step, which then parses nothing.
+ * workflow that fails later. `parse` may do it elsewhere (a step worker, for a big upload) and
+ * return null; parsed here, the tables go to the first step, which then parses nothing.
  */
-export async function checkUpload(upload: UploadFile[], maxBytes: number): Promise<{ files: NewDatasetFile[]; tables: Table[] }> {
+export async function checkUpload(
+  upload: UploadFile[],
+  maxBytes: number,
+  parse: (files: NewDatasetFile[]) => Promise<Table[] | null> = readFiles,
+): Promise<{ files: NewDatasetFile[]; tables: Table[] | null }> {
   const files = upload.map(decodeFile);
   const total = files.reduce((n, f) => n + f.content.byteLength, 0);
   if (total > maxBytes) throw new UploadTooLargeError(maxBytes, total);
   files.forEach((f, i) => {
     if (f.content.byteLength === 0) throw new AppError('EMPTY_FILE', `files[${i}] (${f.name}) is empty; upload a file with a header row and records.`);
   });
-  return { files, tables: await readFiles(files) };
+  return { files, tables: await parse(files) };
 }
 
 /** Parses stored files into tables; their size was checked at upload. */

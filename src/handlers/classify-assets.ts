@@ -1,7 +1,7 @@
 import { NAME_ENVIRONMENT_TYPES, cachedTags, classify, environmentFromName, normaliseEnvironment, osFamilyOf } from './asset-rules.ts';
 import { columnsByTarget } from './map-fields.ts';
 import { normaliseWords, splitWords } from './names.ts';
-import type { Asset, Cell, ClassificationOutput, FieldMapping, MappingTarget, QuarantinedRecord, Row, SourceAnalysis, Table } from './types.ts';
+import type { Asset, Cell, ClassificationOutput, ClassificationSummary, FieldMapping, MappingTarget, QuarantinedRecord, Row, SourceAnalysis, Table } from './types.ts';
 import { bareIp, columnSizeUnit, identityKey, isIp, meaningful, memoise, parseNumber, round, splitList, toMegabytes } from './values.ts';
 
 /** The columns feeding each field of one table, looked up once per table rather than once per row. */
@@ -123,7 +123,34 @@ function otherClasses(row: Row, columns: readonly string[]): { column: string; v
 }
 
 /** Builds one normalised, classified asset per accepted row of every assets table. */
+/** Counts of the assets classified so far, which classifyEach keeps as it goes. */
+export interface AssetTally {
+  assets: number;
+  byType: Record<string, number>;
+  byEnvironment: Record<string, number>;
+  byOsFamily: Record<string, number>;
+}
+
+export function newTally(): AssetTally {
+  return { assets: 0, byType: {}, byEnvironment: {}, byOsFamily: {} };
+}
+
+export function summariseTally(tally: AssetTally): ClassificationSummary {
+  return { ...tally, unknownShare: tally.assets === 0 ? 0 : round((tally.byType.unknown ?? 0) / tally.assets, 4) };
+}
+
+/** Every asset at once, with its summary (see classifyEach). */
 export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], quarantine: QuarantinedRecord[]): ClassificationOutput {
+  const tally = newTally();
+  const assets = [...classifyEach(tables, analysis, mappings, quarantine, tally)];
+  return { assets, summary: summariseTally(tally) };
+}
+
+/**
+ * The assets one at a time, in table and row order, counted into `tally`: a caller that writes
+ * them out as they come never holds them all (300,000 assets are some 220 MB of objects).
+ */
+export function* classifyEach(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], quarantine: QuarantinedRecord[], tally: AssetTally): Generator<Asset> {
   const quarantined = new Map<string, Set<number>>();
   for (const record of quarantine) {
     const rows = quarantined.get(record.table) ?? new Set<number>();
@@ -132,10 +159,7 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
   }
   const byTable = new Map(analysis.tables.map((entry) => [entry.table, entry]));
   const used = new Set<string>();
-  const assets: Asset[] = [];
-  const byType: Record<string, number> = {};
-  const byEnvironment: Record<string, number> = {};
-  const byOsFamily: Record<string, number> = {};
+  const { byType, byEnvironment, byOsFamily } = tally;
   for (const table of tables) {
     const tableAnalysis = byTable.get(table.id);
     if (!tableAnalysis || tableAnalysis.role !== 'assets') continue;
@@ -235,21 +259,12 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
         classification: { confidence: round(classification.confidence), evidence: classification.evidence },
         attributes,
       };
-      assets.push(asset);
+      tally.assets += 1;
       byType[asset.asset_type] = (byType[asset.asset_type] ?? 0) + 1;
       byEnvironment[asset.environment] = (byEnvironment[asset.environment] ?? 0) + 1;
       const family = asset.os_family ?? 'unknown';
       byOsFamily[family] = (byOsFamily[family] ?? 0) + 1;
+      yield asset;
     }
   }
-  return {
-    assets,
-    summary: {
-      assets: assets.length,
-      byType,
-      byEnvironment,
-      byOsFamily,
-      unknownShare: assets.length === 0 ? 0 : round((byType.unknown ?? 0) / assets.length, 4),
-    },
-  };
 }

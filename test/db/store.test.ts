@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../../src/db/client.ts';
+import { encodeInventory } from '../../src/db/inventory.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidCursorError } from '../../src/db/paging.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
@@ -167,6 +168,42 @@ for (const driver of DRIVERS) {
       expect(await store.replaceDependencies(id, [edge])).toMatchObject({ inserted: 1 });
       expect(await store.replaceDependencies(id, [edge])).toMatchObject({ inserted: 0, unchanged: 1 });
       expect(await store.replaceDependencies(id, [])).toMatchObject({ deleted: 1 });
+    });
+
+    it('stages rows, reads them back in order in batches, promotes them, and takes a promotion run again after the drop as done', async () => {
+      const id = await seedWorkflow(store);
+      const rows = Array.from({ length: 12_001 }, (_, i) => ({
+        assetKey: `k${String(12_001 - i).padStart(5, '0')}`,
+        name: `host ${i}\twith tab`,
+        assetType: 'server',
+        assetSubtype: null,
+        environment: null,
+        osFamily: 'linux',
+        application: null,
+        data: { i, note: 'line\nbreak \\ "q"' },
+      }));
+      await store.stageInventory(id, encodeInventory('assets', id, rows.slice(0, 5)));
+      // Staging again replaces what was staged: a step that runs twice leaves its second output only.
+      await store.stageInventory(id, encodeInventory('assets', id, rows));
+      const batches: string[] = [];
+      for await (const batch of store.readStaged(id, 'assets')) batches.push(batch);
+      expect(batches.length).toBeGreaterThan(1);
+      const read = batches.flatMap((b) => b.split('\n')).map((line) => JSON.parse(line) as { i: number; note: string });
+      expect(read).toEqual(rows.map((r) => r.data));
+      expect(await store.promoteInventory(id, 'assets', rows.length)).toEqual({ inserted: rows.length, updated: 0, unchanged: 0, deleted: 0 });
+      expect(await store.promoteInventory(id, 'assets', rows.length)).toEqual({ inserted: 0, updated: 0, unchanged: rows.length, deleted: 0 });
+      await store.dropStaged(id);
+      const left: string[] = [];
+      for await (const batch of store.readStaged(id, 'assets')) left.push(batch);
+      expect(left).toEqual([]);
+      // A crash after the drop and before the step was recorded runs it again: the inventory already holds them all.
+      expect(await store.promoteInventory(id, 'assets', rows.length)).toEqual({ inserted: 0, updated: 0, unchanged: rows.length, deleted: 0 });
+      // Staged rows that are not the ones counted are refused, and the inventory is left as it was.
+      await store.stageInventory(id, encodeInventory('assets', id, rows.slice(0, 10)));
+      await expect(store.promoteInventory(id, 'assets', rows.length)).rejects.toMatchObject({ code: 'STAGING_MISMATCH', status: 409, retryable: false });
+      expect((await store.listAssets(id, { limit: 1 })).items).toHaveLength(1);
+      const [count] = rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from assets where workflow_id = ${id}`));
+      expect(count!.n).toBe(rows.length);
     });
 
     it('stores and overwrites artifacts by key', async () => {

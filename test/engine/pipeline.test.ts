@@ -79,6 +79,61 @@ describe('the real pipeline through the engine', () => {
   });
 });
 
+describe('staged assets and edges', () => {
+  let store: WorkflowStore;
+
+  beforeEach(async () => {
+    store = (await testDatabase('pglite')).store;
+    await truncateAll(store);
+  });
+
+  const run = (bodies: ReturnType<typeof createStepBodies>, workflowId: string, phase: 'dependency_analysis' | 'database_integration') =>
+    bodies[phase]({ workflowId, phase, attempt: 1, timeoutMs: 60_000 }, new AbortController().signal);
+
+  async function classified(): Promise<{ id: string; bodies: ReturnType<typeof createStepBodies> }> {
+    const { csv, cis } = serviceNowCiCsv({ rows: 60, seed: 9 });
+    const at = new Date();
+    const id = crypto.randomUUID();
+    await store.createWorkflow(
+      { id, name: 't', phase: 'pending', status: 'pending', snapshot: {}, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
+      { workflowId: id, seq: 1, eventType: 'x', event: {}, fromPhase: null, toPhase: 'pending', value: 'pending', status: 'pending', at },
+      [
+        { name: 'cmdb_ci.csv', format: 'csv', content: utf8(csv) },
+        { name: 'cmdb_rel_ci.csv', format: 'csv', content: utf8(serviceNowRelCsv(cis, { seed: 9 })) },
+      ],
+    );
+    const bodies = createStepBodies({ store, logger: testLogger() });
+    for (const phase of ['data_source_analysis', 'data_validation', 'field_mapping', 'asset_classification'] as const)
+      await bodies[phase]({ workflowId: id, phase, attempt: 1, timeoutMs: 60_000 }, new AbortController().signal);
+    return { id, bodies };
+  }
+
+  it('fails dependency_analysis with STAGING_MISMATCH, not a smaller graph, when the staged assets are gone', async () => {
+    const { id, bodies } = await classified();
+    await store.dropStaged(id);
+    await expect(run(bodies, id, 'dependency_analysis')).rejects.toMatchObject({ code: 'STAGING_MISMATCH', retryable: false, hint: expect.stringContaining('asset_classification') });
+  });
+
+  it('integrates a workflow an older version classified, whose assets and edges are in its artefacts', async () => {
+    const { id, bodies } = await classified();
+    await run(bodies, id, 'dependency_analysis');
+    // What an older version stored: the full outputs as artefacts, nothing staged.
+    const tables = await parseInputs((await store.loadFiles(id)).map((f) => ({ name: f.name, content: f.content })));
+    const analysis = analyseSource(tables);
+    const validation = validateRecords(tables, analysis);
+    const { mappings } = mapFields(tables, analysis);
+    const classification = classifyAssets(tables, analysis, mappings, validation.quarantine);
+    const dependencies = analyseDependencies(tables, analysis, mappings, classification.assets);
+    await store.dropStaged(id);
+    await store.putArtifact(id, 'asset_classes', classification);
+    await store.putArtifact(id, 'dependencies', dependencies);
+    const output = await run(createStepBodies({ store, logger: testLogger() }), id, 'database_integration');
+    expect(output.outputs.database_operations).toMatchObject({ assets: { inserted: classification.assets.length }, dependencies: { inserted: dependencies.edges.length } });
+    expect(dependencies.edges.length).toBeGreaterThan(0);
+    expect((await store.listAssets(id, { limit: 1000 })).items.map((a) => a.assetKey).sort()).toEqual(classification.assets.map((a) => a.asset_key).sort());
+  });
+});
+
 describe('never a silent success, through the engine', () => {
   let store: WorkflowStore;
   let wired: ReturnType<typeof wireService>;

@@ -5,6 +5,7 @@ import type { WorkflowStore } from '../../src/db/store.ts';
 import { ARTIFACT } from '../../src/engine/artifacts.ts';
 import type { StepRequest } from '../../src/engine/step-logic.ts';
 import { StepPool } from '../../src/engine/step-pool.ts';
+import type { StepHost } from '../../src/engine/step-channel.ts';
 import type { StepTask } from '../../src/engine/step-worker.ts';
 import { createStepActors } from '../../src/engine/steps.ts';
 import { isAppError } from '../../src/errors.ts';
@@ -27,16 +28,30 @@ describe('step pool', () => {
     return () => pool.destroy();
   });
 
-  const analysisTask = (workflowId: string, csv: string): StepTask => ({
+  const analysisTask = (workflowId: string, csv: string): Omit<StepTask, 'port'> => ({
     phase: 'data_source_analysis',
     request: request(workflowId),
-    files: [{ name: 'things.csv', format: 'csv', content: utf8(csv) }],
+    files: [{ name: 'things.csv', format: 'csv', bytes: utf8(csv).byteLength }],
     artifacts: {},
+  });
+  /** The main thread's side: the files when the worker asks, staging rows counted as they come. */
+  const host = (csv: string | Uint8Array, staged = { kind: '', lines: 0, parts: 0 }): StepHost => ({
+    files: async () => [{ name: 'things.csv', format: 'csv', content: typeof csv === 'string' ? utf8(csv) : csv }],
+    stage: async (kind, parts) => {
+      for await (const part of parts) {
+        staged.parts += 1;
+        for (const byte of part) if (byte === 10) staged.lines += 1;
+      }
+      Object.assign(staged, { kind });
+    },
+    readStaged: () => {
+      throw new Error('no staged rows here');
+    },
   });
 
   it('runs a step in a worker thread and hands back its summary and encoded artefact', async () => {
     const { csv } = serviceNowCiCsv({ rows: 50, seed: 1 });
-    const result = await pool.run(analysisTask('w1', csv), never());
+    const result = await pool.run(analysisTask('w1', csv), never(), host(csv));
     expect(result.threadId).not.toBe(threadId);
     expect(result.summary.outputs.cmdb_data).toMatchObject({ records: 50, files: [{ name: 'things.csv', format: 'csv', bytes: utf8(csv).byteLength }] });
     expect(result.saves.map((s) => s.key)).toEqual([ARTIFACT.analysis]);
@@ -44,20 +59,22 @@ describe('step pool', () => {
   });
 
   it('terminates the thread of a task whose signal aborts', async () => {
-    const warm = await pool.run(analysisTask('w1', serviceNowCiCsv({ rows: 5, seed: 1 }).csv), never());
+    const small = serviceNowCiCsv({ rows: 5, seed: 1 }).csv;
+    const warm = await pool.run(analysisTask('w1', small), never(), host(small));
     const controller = new AbortController();
-    const long = pool.run(analysisTask('w2', generateLargeExport(100_000)), controller.signal);
+    const large = generateLargeExport(100_000);
+    const long = pool.run(analysisTask('w2', large), controller.signal, host(large));
     setTimeout(() => controller.abort(new Error('cancelled')), 100);
     const started = performance.now();
     await expect(long).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(2_000);
     // The pool's one thread was terminated: the next task runs on its replacement.
-    const next = await pool.run(analysisTask('w3', serviceNowCiCsv({ rows: 5, seed: 1 }).csv), never());
+    const next = await pool.run(analysisTask('w3', small), never(), host(small));
     expect(next.threadId).not.toBe(warm.threadId);
   });
 
   it('rethrows an AppError from a worker with its code, hint and retryability', async () => {
-    const caught = await pool.run(analysisTask('w1', 'sys_id,name,ip_address\r\n'), never()).catch((error: unknown) => error);
+    const caught = await pool.run(analysisTask('w1', 'sys_id,name,ip_address\r\n'), never(), host('sys_id,name,ip_address\r\n')).catch((error: unknown) => error);
     expect(isAppError(caught)).toBe(true);
     const inline = await parseInputs([{ name: 'things.csv', format: 'csv', content: utf8('sys_id,name,ip_address\r\n') }])
       .then((tables) => analyseSource(tables))
@@ -67,13 +84,74 @@ describe('step pool', () => {
     expect(toErrorRecord(caught, 'data_source_analysis', 1, at)).toMatchObject({ code: 'NO_RECORDS', retryable: false, hint: expect.stringContaining('rows') });
   });
 
-  it('keeps the main event loop responsive while a large export is classified', async () => {
-    const content = utf8(generateLargeExport(100_000));
-    const tables = await parseInputs([{ name: 'export.csv', format: 'csv', content }], { maxBytes: Number.POSITIVE_INFINITY });
+  /** An asset_classification task on a generated export, with its inputs as the main thread would send them. */
+  const classificationTask = async (rows: number): Promise<{ task: Omit<StepTask, 'port'>; content: Uint8Array }> => {
+    const content = utf8(generateLargeExport(rows));
+    const tables = await parseInputs([{ name: 'things.csv', format: 'csv', content }], { maxBytes: Number.POSITIVE_INFINITY });
     const analysis = analyseSource(tables);
     const validation = validateRecords(tables, analysis);
     const mappings = mapFields(tables, analysis);
-    await pool.run(analysisTask('warm', serviceNowCiCsv({ rows: 5, seed: 1 }).csv), never());
+    const task: Omit<StepTask, 'port'> = {
+      phase: 'asset_classification',
+      request: request(`c${rows}`),
+      files: [{ name: 'things.csv', format: 'csv', bytes: content.byteLength }],
+      artifacts: { analysis: encode(analysis), validation: encode(validation), mappings: encode(mappings) },
+    };
+    return { task, content };
+  };
+
+  it('fails the step with the host\'s own error when its database work fails (a driver error keeps its code)', async () => {
+    const { task, content } = await classificationTask(3_000);
+    const failure = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    const caught = await pool
+      .run(task, never(), {
+        ...host(content),
+        stage: async () => {
+          throw failure;
+        },
+      })
+      .catch((error: unknown) => error);
+    expect(caught).toBe(failure);
+  });
+
+  it('ends a staging write that is still taking parts with an error when the task is aborted, so it cannot commit half', async () => {
+    const { task, content } = await classificationTask(20_000);
+    const controller = new AbortController();
+    let taken = 0;
+    let ended: unknown = 'still open';
+    const run = pool.run(task, controller.signal, {
+      ...host(content),
+      stage: async (_kind, parts) => {
+        try {
+          for await (const _part of parts) {
+            taken += 1;
+            if (taken === 1) controller.abort(new Error('cancelled'));
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          ended = 'completed';
+        } catch (error) {
+          ended = error;
+          throw error;
+        }
+      },
+    });
+    await expect(run).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThan(20);
+    expect(ended).toBeInstanceOf(Error);
+    expect((ended as Error).message).toMatch(/ended before all its staging rows were sent/);
+  });
+
+  it('keeps the main event loop responsive while a large export is classified', async () => {
+    const content = utf8(generateLargeExport(100_000));
+    const tables = await parseInputs([{ name: 'things.csv', format: 'csv', content }], { maxBytes: Number.POSITIVE_INFINITY });
+    const analysis = analyseSource(tables);
+    const validation = validateRecords(tables, analysis);
+    const mappings = mapFields(tables, analysis);
+    const small = serviceNowCiCsv({ rows: 5, seed: 1 }).csv;
+    await pool.run(analysisTask('warm', small), never(), host(small));
+    const staged = { kind: '', lines: 0, parts: 0 };
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     const started = performance.now();
@@ -81,14 +159,17 @@ describe('step pool', () => {
       {
         phase: 'asset_classification',
         request: request('big'),
-        files: [{ name: 'export.csv', format: 'csv', content }],
+        files: [{ name: 'things.csv', format: 'csv', bytes: content.byteLength }],
         artifacts: { analysis: encode(analysis), validation: encode(validation), mappings: encode(mappings) },
       },
       never(),
+      // The staging rows come over the channel a part at a time, as the step makes them.
+      host(content, staged),
     );
     const elapsed = performance.now() - started;
     delay.disable();
     expect(result.summary.outputs.asset_classes).toBeDefined();
+    expect(staged).toEqual({ kind: 'assets', lines: 100_000, parts: 100 });
     // Parsing and classifying these rows on the main thread stalls it for seconds (measured: 3 s and
     // more on 2 cores); here it never waited long, and kept turning while the worker ran.
     const maxDelayMs = delay.max / 1e6;

@@ -16,7 +16,7 @@ describe('upload check', () => {
       ['b.csv', 'csv', 'name\ndb01\n'],
       ['c.csv', null, 'name\napp01\n'],
     ]);
-    expect(tables.map((t) => [t.id, t.rows.length])).toEqual([
+    expect(tables!.map((t) => [t.id, t.rows.length])).toEqual([
       ['a.csv', 1],
       ['b.csv', 1],
       ['c.csv', 1],

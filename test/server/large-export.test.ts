@@ -61,6 +61,13 @@ for (const driver of DRIVERS) {
       // Every third generated host names its virtualisation host: those are dependency edges.
       expect(edges!.n).toBeGreaterThan(ROWS / 4);
       expect(edges!.keys).toBe(edges!.n);
+      // The steps staged them as rows; once promoted into the inventory, none are left behind.
+      const [staged] = rowsOf<{ assets: number; edges: number }>(
+        await store.db.execute(
+          sql`select (select count(*)::int from staged_assets where workflow_id = ${id}) as assets, (select count(*)::int from staged_dependencies where workflow_id = ${id}) as edges`,
+        ),
+      );
+      expect(staged).toEqual({ assets: 0, edges: 0 });
 
       const runs = (await store.listStepRuns(id, { limit: 100 })).items;
       expect(runs.map((r) => [r.phase, r.outcome])).toEqual(STEP_PHASES.map((phase) => [phase, 'succeeded']));

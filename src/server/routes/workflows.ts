@@ -273,7 +273,7 @@ export function workflowRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
       const view = await engine.create({
         name: request.name,
         files,
-        tables,
+        ...(tables ? { tables } : {}),
         options: request.options,
         autoStart: request.autoStart,
         correlationId: c.get('correlationId'),
