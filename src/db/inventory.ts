@@ -23,6 +23,8 @@ export interface AssetInput {
   osFamily: string | null;
   application: string | null;
   data: unknown;
+  /** Staged beside the asset for the dependency analysis (see readStaged); not part of the inventory. */
+  links?: unknown;
 }
 
 export interface DependencyInput {
@@ -59,6 +61,8 @@ function contentHash(encoded: string): string {
 }
 
 export type InventoryKind = 'assets' | 'dependencies';
+/** What readStaged reads of each row: the whole asset or edge, or an asset's links (see AssetInput). */
+export type StagedColumn = 'data' | 'links';
 
 const TABLES = {
   assets: { table: assets, staged: stagedAssets, key: assets.assetKey },
@@ -104,6 +108,7 @@ export function encodeInventory(kind: InventoryKind, workflowId: string, rows: I
       for (const c of payload) texts[c.field] = copyText(values[c.field], c.type === 'jsonb');
       // The content hash is taken over the row's own encoded columns: every value is printed once.
       texts.contentHash = contentHash(payload.map((c) => texts[c.field]).join('\t'));
+      texts.links = values.links === undefined ? '\\N' : copyText(values.links, true);
       chunk += stagedFields.map((f) => texts[f]).join('\t') + '\n';
       seq += 1;
       if (seq % LINES_PER_CHUNK === 0) {
@@ -213,15 +218,15 @@ export function inventoryStore(db: Database) {
   }
 
   /**
-   * The `data` of the workflow's staged rows, in the order they were staged, as newline-separated
+   * One column of the workflow's staged rows, in the order they were staged, as newline-separated
    * JSON: one string per batch of a few thousand rows, read with a keyset on seq.
    */
-  async function* readStaged(workflowId: string, kind: InventoryKind): AsyncGenerator<string> {
+  async function* readStaged(workflowId: string, kind: InventoryKind, column: StagedColumn = 'data'): AsyncGenerator<string> {
     const { staged } = columnsOf(kind);
     let after = -1;
     for (;;) {
       const result = await db.execute<{ chunk: string | null; last: number | null }>(
-        sql`select string_agg("data", E'\n' order by "seq") as chunk, max("seq")::int as last from (select "seq", "data" from ${sql.identifier(staged)} where "workflow_id" = ${workflowId} and "seq" > ${after} order by "seq" limit ${READ_BATCH}) s`,
+        sql`select string_agg(${sql.identifier(column)}, E'\n' order by "seq") as chunk, max("seq")::int as last from (select "seq", ${sql.identifier(column)} from ${sql.identifier(staged)} where "workflow_id" = ${workflowId} and "seq" > ${after} order by "seq" limit ${READ_BATCH}) s`,
       );
       const row = rowsOf<{ chunk: string | null; last: number | null }>(result)[0];
       if (!row || row.chunk === null || row.last === null) return;

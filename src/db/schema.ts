@@ -193,6 +193,8 @@ export const stagedAssets = pgTable(
     application: text(),
     data: text().notNull(),
     contentHash: text().notNull(),
+    /** The part of the asset the dependency analysis reads (its identities, the fields implying edges), as JSON text. */
+    links: text(),
   },
   (t) => [primaryKey({ columns: [t.workflowId, t.seq] })],
 );

@@ -5,7 +5,7 @@
 // work (PGlite lives there); the worker only computes.
 import type { MessagePort } from 'node:worker_threads';
 import type { StoredFile } from '../db/artifacts.ts';
-import type { InventoryKind } from '../db/inventory.ts';
+import type { InventoryKind, StagedColumn } from '../db/inventory.ts';
 
 /** Batches sent and not yet taken, each way: a few megabytes. */
 const WINDOW = 4;
@@ -17,14 +17,14 @@ export interface StepHost {
   /** Replaces the workflow's staging rows of one table with these COPY text parts, taken as they come. */
   stage(kind: InventoryKind, parts: AsyncIterable<Uint8Array>): Promise<void>;
   /** The workflow's staged rows of one table, newline-separated JSON, a batch at a time. */
-  readStaged(kind: InventoryKind): AsyncIterable<string>;
+  readStaged(kind: InventoryKind, column: StagedColumn): AsyncIterable<string>;
 }
 
 type ToMain =
   | { type: 'stage'; kind: InventoryKind }
   | { type: 'part'; part: Uint8Array }
   | { type: 'end' }
-  | { type: 'read'; kind: InventoryKind }
+  | { type: 'read'; kind: InventoryKind; column: StagedColumn }
   | { type: 'more' }
   | { type: 'files' };
 
@@ -98,7 +98,7 @@ export function serveStepChannel(port: MessagePort, host: StepHost): { failure: 
         for (let i = 0; i < WINDOW; i++) inbox.push(true);
         void (async () => {
           const encoder = new TextEncoder();
-          for await (const batch of host.readStaged(message.kind)) {
+          for await (const batch of host.readStaged(message.kind, message.column)) {
             await inbox.take();
             const part = encoder.encode(batch);
             send({ type: 'batch', part }, [part.buffer as ArrayBuffer]);
@@ -172,10 +172,10 @@ export function workerChannel(port: MessagePort) {
       }
     },
 
-    /** The staged rows of one table, a batch of newline-separated JSON at a time. */
-    async *read(kind: InventoryKind): AsyncGenerator<string> {
+    /** One column of the staged rows of one table, a batch of newline-separated JSON at a time. */
+    async *read(kind: InventoryKind, column: StagedColumn): AsyncGenerator<string> {
       const decoder = new TextDecoder();
-      send({ type: 'read', kind });
+      send({ type: 'read', kind, column });
       for (;;) {
         const reply = await inbox.take();
         if (reply.type === 'read-end') {

@@ -1,5 +1,6 @@
 import { analyseDependencies, analyseSource, mapFields, validateRecords } from '../handlers/index.ts';
 import { classifyEach, newTally, summariseTally } from '../handlers/classify-assets.ts';
+import { graphView, type GraphAsset } from '../handlers/analyse-dependencies.ts';
 import { assessMapping } from '../handlers/outcome.ts';
 import { encodeInventory, StagingMismatchError, type AssetInput, type DependencyInput, type EncodedInventory } from '../db/inventory.ts';
 import type { Asset, DependencyEdge, MappingOverrides, Table, ValidationOutput } from '../handlers/types.ts';
@@ -28,7 +29,7 @@ export interface FileSummary {
 }
 
 /** What a step may load before its handler runs: the parsed upload, an earlier step's stored output, or the staged assets. */
-type Inputs = Artifacts & { tables: Table[]; stagedAssets: Asset[] };
+type Inputs = Artifacts & { tables: Table[]; graphAssets: GraphAsset[] };
 
 /** Where a step reads its inputs and leaves its outputs. */
 export interface StepIo {
@@ -186,10 +187,11 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
       // go before the staged assets are read, so the two are never held at once.
       const roles = new Map(analysis.tables.map((t) => [t.table, t.role]));
       const tables = (await io.load('tables')).filter((t) => roles.get(t.id) === 'relations' || roles.get(t.id) === 'flows');
-      const stagedAssets = assets.assets ? [] : await io.load('stagedAssets');
+      // What the analysis reads of each asset, staged beside it: a fraction of the assets' size.
+      const staged = assets.assets ? [] : await io.load('graphAssets');
       // A workflow classified by an older version has its assets in the artefact, none staged.
-      const classified = assets.assets ?? stagedAssets;
-      if (classified.length !== assets.count && !assets.assets) throw new StagingMismatchError(workflowId, 'assets', assets.count, stagedAssets.length);
+      const classified = assets.assets ?? staged;
+      if (classified.length !== assets.count && !assets.assets) throw new StagingMismatchError(workflowId, 'assets', assets.count, staged.length);
       const result = analyseDependencies(tables, analysis, mappings.mappings, classified);
       await io.stage(encodeInventory('dependencies', workflowId, result.edges.map(edgeRow)));
       return result;
@@ -245,6 +247,7 @@ function assetRow(asset: Asset): AssetInput {
     osFamily: asset.os_family,
     application: asset.application,
     data: asset,
+    links: graphView(asset),
   };
 }
 
@@ -261,9 +264,9 @@ function edgeRow(edge: DependencyEdge): DependencyInput {
   };
 }
 
-/** Appends the assets of one batch of staged rows (newline-separated JSON, as readStaged gives them). */
-export function parseStagedBatch(text: string, into: Asset[]): void {
-  for (const line of text.split('\n')) if (line) into.push(JSON.parse(line) as Asset);
+/** Appends the values of one batch of staged rows (newline-separated JSON, as readStaged gives them). */
+export function parseStagedBatch<T>(text: string, into: T[]): void {
+  for (const line of text.split('\n')) if (line) into.push(JSON.parse(line) as T);
 }
 
 /**

@@ -7,7 +7,7 @@ import { isAppError } from '../errors.ts';
 import type { Table } from '../handlers/types.ts';
 import type { StepOutput } from '../machine/machine.ts';
 import type { ArtifactName } from './artifacts.ts';
-import type { Asset } from '../handlers/types.ts';
+import type { GraphAsset } from '../handlers/analyse-dependencies.ts';
 import { workerChannel } from './step-channel.ts';
 import { COMPUTE_STEPS, parseStagedBatch, type ComputePhase, type FileSummary, type StepIo, type StepRequest } from './step-logic.ts';
 import { readFiles } from './uploads.ts';
@@ -119,9 +119,9 @@ export async function runStepTask(task: StepTask | CheckTask): Promise<unknown> 
   const io: StepIo = {
     load: async (name) => {
       if (name === 'tables') return parsedTables(task.request.workflowId, () => channel.files(), task.phase === LAST_READER) as never;
-      if (name === 'stagedAssets') {
-        const assets: Asset[] = [];
-        for await (const batch of channel.read('assets')) parseStagedBatch(batch, assets);
+      if (name === 'graphAssets') {
+        const assets: GraphAsset[] = [];
+        for await (const batch of channel.read('assets', 'links')) parseStagedBatch(batch, assets);
         return assets as never;
       }
       const bytes = task.artifacts[name as ArtifactName];

@@ -11,7 +11,7 @@ import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { Asset } from '../handlers/types.ts';
+import type { GraphAsset } from '../handlers/analyse-dependencies.ts';
 import { COMPUTE_STEPS, legacyInventory, parseStagedBatch, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
 import type { StepPool } from './step-pool.ts';
 import type { StepTask } from './step-worker.ts';
@@ -104,9 +104,9 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
       // them back from the database, and the files never change.
       if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId))) as never;
-      if (name === 'stagedAssets') {
-        const assets: Asset[] = [];
-        for await (const batch of store.readStaged(workflowId, 'assets')) parseStagedBatch(batch, assets);
+      if (name === 'graphAssets') {
+        const assets: GraphAsset[] = [];
+        for await (const batch of store.readStaged(workflowId, 'assets', 'links')) parseStagedBatch(batch, assets);
         return assets as never;
       }
       return artifact(workflowId, name as ArtifactName) as never;
@@ -126,13 +126,13 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     async (input, signal) => {
       const { workflowId } = input;
       const artifacts: StepTask['artifacts'] = {};
-      for (const name of step.needs) if (name !== 'tables' && name !== 'stagedAssets') artifacts[name] = await artifactBytes(workflowId, name);
+      for (const name of step.needs) if (name !== 'tables' && name !== 'graphAssets') artifacts[name] = await artifactBytes(workflowId, name);
       const files = (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes }));
       const { summary, saves } = await workers.run({ phase, request: request(input), files, artifacts }, signal, {
         // Read from the database each time: the main thread keeps no copy of a big upload.
         files: () => store.loadFiles(workflowId),
         stage: (kind, parts) => store.stageInventory(workflowId, { kind, chunks: parts }),
-        readStaged: (kind) => store.readStaged(workflowId, kind),
+        readStaged: (kind, column) => store.readStaged(workflowId, kind, column),
       });
       for (const save of saves) await cache.putBytes(workflowId, save.key, save.bytes);
       return summary;

@@ -41,7 +41,7 @@ class Graph {
 
   /** `wanted` holds every key lookup() may be asked for (see queryKeys); only those are indexed. */
   constructor(
-    assets: Asset[],
+    assets: GraphAsset[],
     private readonly wanted: Set<string>,
   ) {
     for (const asset of assets) {
@@ -249,7 +249,7 @@ const FLOW_ENDPOINTS: MappingTarget[] = ['src_host', 'src_ip', 'dst_host', 'dst_
  * Every key an endpoint lookup can ask the identity index for (a superset: it ignores whether the row
  * becomes an edge). The index only needs these, and they are usually far fewer than the assets' identities.
  */
-function queryKeys(tables: { table: Table; role: TableRole; columns: Map<MappingTarget, string[]> }[], assets: Asset[]): Set<string> {
+function queryKeys(tables: { table: Table; role: TableRole; columns: Map<MappingTarget, string[]> }[], assets: GraphAsset[]): Set<string> {
   const keys = new Set<string>();
   for (const { table, role, columns } of tables) {
     const endpointColumns = (role === 'relations' ? RELATION_ENDPOINTS : FLOW_ENDPOINTS).flatMap((field) => columns.get(field) ?? []);
@@ -269,8 +269,22 @@ const isBackupColumn = memoise((column: string) => /backup_(server|host)|backup_
 
 const NO_NAMES: string[] = [];
 
+/** What the dependency analysis reads of an asset: its identities and the fields that imply edges. */
+export type GraphAsset = Pick<
+  Asset,
+  'asset_key' | 'source_key' | 'name' | 'hostname' | 'fqdn' | 'ip_addresses' | 'application' | 'asset_type' | 'virtualization_host' | 'cluster' | 'attributes'
+>;
+
+/** An asset cut down to what the dependency analysis reads (attributes: the backup-target columns only), a fraction of its size. */
+export function graphView(asset: Asset): GraphAsset {
+  const attributes: Asset['attributes'] = {};
+  for (const column of Object.keys(asset.attributes)) if (isBackupColumn(column)) attributes[column] = asset.attributes[column];
+  const { asset_key, source_key, name, hostname, fqdn, ip_addresses, application, asset_type, virtualization_host, cluster } = asset;
+  return { asset_key, source_key, name, hostname, fqdn, ip_addresses, application, asset_type, virtualization_host, cluster, attributes };
+}
+
 /** `assets` must be the array the graph was built from: its node ids are looked up by position. */
-function addImplied(graph: Graph, assets: Asset[]): void {
+function addImplied(graph: Graph, assets: GraphAsset[]): void {
   for (let index = 0; index < assets.length; index++) {
     const asset = assets[index];
     const id = graph.assetIds[index];
@@ -326,7 +340,7 @@ function applicationGroups(graph: Graph): { id: number; size: number; members: s
 }
 
 /** Builds the dependency graph from relation and flow tables and from columns that imply edges. */
-export function analyseDependencies(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], assets: Asset[]): DependencyOutput {
+export function analyseDependencies(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], assets: GraphAsset[]): DependencyOutput {
   const roles = new Map(analysis.tables.map((entry) => [entry.table, entry.role]));
   const edgeTables: { table: Table; role: TableRole; columns: Map<MappingTarget, string[]> }[] = [];
   for (const table of tables) {

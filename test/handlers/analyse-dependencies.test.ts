@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyseDependencies, analyseSource, classifyAssets, mapFields, parseInputs, validateRecords } from '../../src/handlers/index.ts';
+import { graphView } from '../../src/handlers/analyse-dependencies.ts';
 import { azureDependencyCsv, cmfIntakeCsv, netboxFixtureJson, rvtoolsVinfoCsv, toCsv } from '../fixtures/generate.ts';
 import { file, runPipeline } from './run-pipeline.ts';
 
@@ -116,5 +117,42 @@ describe('analyseDependencies', () => {
     expect(summary.applicationGroups[0].members).toHaveLength(50);
     expect(summary.applicationGroups[1].size).toBe(3);
     expect(JSON.stringify(summary).length).toBeLessThan(16 * 1024);
+  });
+});
+
+describe('graphView', () => {
+  it('keeps everything the dependency analysis reads: the graph of the cut-down assets is the graph of the full ones', async () => {
+    const servers = toCsv([
+      ['sys_id', 'name', 'sys_class_name', 'ip_address', 'fqdn', 'application', 'virtual_host', 'cluster', 'backup_server', 'owner', 'notes'],
+      ['s1', 'web01', 'Linux Server', '10.1.0.11', 'web01.corp.example.com', 'Shop', 'esx01', 'c1', 'bkp01', 'ops', 'x'],
+      ['s2', 'app01', 'Linux Server', '10.1.0.21', 'app01.corp.example.com', 'Shop', 'esx01', 'c1', '10.9.0.1', 'ops', 'y'],
+      ['s3', 'db01', 'Database', '10.1.0.31', '', 'Billing', 'esx02', 'c2', 'bkp01', 'dba', 'z'],
+      ['s4', 'esx01', 'ESX Server', '10.1.0.41', '', '', '', 'c1', '', 'infra', ''],
+      ['s5', 'bkp01', 'Linux Server', '10.1.0.51', '', '', 'esx02', '', '', 'infra', ''],
+    ]);
+    const relations = toCsv([
+      ['parent', 'child', 'type'],
+      ['web01', 'app01', 'Depends on::Used by'],
+      ['app01', 'db01.corp.example.com', 'Depends on::Used by'],
+    ]);
+    for (const files of [[file('cmdb_ci.csv', servers), file('cmdb_rel_ci.csv', relations)], [file('intake.csv', cmfIntakeCsv())], [file('vinfo.csv', rvtoolsVinfoCsv())]]) {
+      const tables = await parseInputs(files);
+      const analysis = analyseSource(tables);
+      const validation = validateRecords(tables, analysis);
+      const { mappings } = mapFields(tables, analysis);
+      const { assets } = classifyAssets(tables, analysis, mappings, validation.quarantine);
+      const full = analyseDependencies(tables, analysis, mappings, assets);
+      expect(analyseDependencies(tables, analysis, mappings, assets.map(graphView))).toEqual(full);
+      expect(full.edges.length).toBeGreaterThan(0);
+      if (files[0]!.name === 'cmdb_ci.csv') expect(full.edges.map((e) => e.type)).toEqual(expect.arrayContaining(['backed_up_by', 'runs_on', 'member_of', 'depends_on']));
+    }
+    const tables = await parseInputs([file('cmdb_ci.csv', servers)]);
+    const analysis = analyseSource(tables);
+    const { mappings } = mapFields(tables, analysis);
+    const [web] = classifyAssets(tables, analysis, mappings, []).assets;
+    // The backup target stays, the rest of the attributes go.
+    expect(Object.keys(graphView(web!).attributes)).toEqual(['backup_server']);
+    expect(Object.keys(graphView(web!).attributes)).toEqual(Object.keys(web!.attributes).filter((column) => /backup/.test(column)));
+    expect(JSON.stringify(graphView(web!)).length).toBeLessThan(JSON.stringify(web).length / 2);
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "staged_assets" ADD COLUMN "links" text;
