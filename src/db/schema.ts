@@ -127,20 +127,40 @@ export const stepRuns = pgTable(
   (t) => [index('step_runs_workflow_idx').on(t.workflowId, t.id), index('step_runs_started_idx').on(t.startedAt)],
 );
 
+/** The rows of a workflow: removed with it. */
+const workflowRef = () =>
+  text()
+    .notNull()
+    .references(() => workflows.id, { onDelete: 'cascade' });
+
+/** An asset's inventory columns besides its JSON, shared by the inventory and the staging rows. */
+const assetColumns = () => ({
+  assetKey: text().notNull(),
+  name: text(),
+  assetType: text().notNull(),
+  assetSubtype: text(),
+  environment: text(),
+  osFamily: text(),
+  application: text(),
+});
+
+/** A dependency edge's inventory columns besides its JSON, shared likewise. */
+const edgeColumns = () => ({
+  edgeKey: text().notNull(),
+  sourceKey: text().notNull(),
+  targetKey: text().notNull(),
+  type: text().notNull(),
+  origin: text().notNull(),
+  port: integer(),
+  count: integer().notNull(),
+});
+
 /** The normalised inventory: one row per asset, keyed by workflow and a stable asset key. */
 export const assets = pgTable(
   'assets',
   {
-    workflowId: text()
-      .notNull()
-      .references(() => workflows.id, { onDelete: 'cascade' }),
-    assetKey: text().notNull(),
-    name: text(),
-    assetType: text().notNull(),
-    assetSubtype: text(),
-    environment: text(),
-    osFamily: text(),
-    application: text(),
+    workflowId: workflowRef(),
+    ...assetColumns(),
     data: jsonb().notNull(),
     contentHash: text().notNull(),
     createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -152,16 +172,8 @@ export const assets = pgTable(
 export const dependencies = pgTable(
   'dependencies',
   {
-    workflowId: text()
-      .notNull()
-      .references(() => workflows.id, { onDelete: 'cascade' }),
-    edgeKey: text().notNull(),
-    sourceKey: text().notNull(),
-    targetKey: text().notNull(),
-    type: text().notNull(),
-    origin: text().notNull(),
-    port: integer(),
-    count: integer().notNull(),
+    workflowId: workflowRef(),
+    ...edgeColumns(),
     data: jsonb().notNull(),
     contentHash: text().notNull(),
     createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -180,17 +192,9 @@ export const dependencies = pgTable(
 export const stagedAssets = pgTable(
   'staged_assets',
   {
-    workflowId: text()
-      .notNull()
-      .references(() => workflows.id, { onDelete: 'cascade' }),
+    workflowId: workflowRef(),
     seq: integer().notNull(),
-    assetKey: text().notNull(),
-    name: text(),
-    assetType: text().notNull(),
-    assetSubtype: text(),
-    environment: text(),
-    osFamily: text(),
-    application: text(),
+    ...assetColumns(),
     data: text().notNull(),
     contentHash: text().notNull(),
     /** The part of the asset the dependency analysis reads (its identities, the fields implying edges), as JSON text. */
@@ -202,17 +206,9 @@ export const stagedAssets = pgTable(
 export const stagedDependencies = pgTable(
   'staged_dependencies',
   {
-    workflowId: text()
-      .notNull()
-      .references(() => workflows.id, { onDelete: 'cascade' }),
+    workflowId: workflowRef(),
     seq: integer().notNull(),
-    edgeKey: text().notNull(),
-    sourceKey: text().notNull(),
-    targetKey: text().notNull(),
-    type: text().notNull(),
-    origin: text().notNull(),
-    port: integer(),
-    count: integer().notNull(),
+    ...edgeColumns(),
     data: text().notNull(),
     contentHash: text().notNull(),
   },
