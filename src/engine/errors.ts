@@ -63,6 +63,21 @@ export class ArtifactMissingError extends AppError {
 }
 
 /**
+ * A step thread ran out of its heap (STEP_WORKER_MAX_MB): the thread is gone, the process lives on.
+ * Running it again would run out again, so it is not retried; the same for an upload being checked.
+ */
+export class StepOutOfMemoryError extends AppError {
+  constructor(what: string, limitMb: number | undefined) {
+    super('STEP_OUT_OF_MEMORY', `${what} needed more memory than a step thread may use (${limitMb === undefined ? "V8's default heap limit" : `STEP_WORKER_MAX_MB=${limitMb}`}).`, {
+      status: 413,
+      retryable: false,
+      hint: 'The export is too large for this instance: split it into smaller files, or raise STEP_WORKER_MAX_MB (and the memory of the instance), then send RETRY.',
+      details: { limitMb: limitMb ?? null },
+    });
+  }
+}
+
+/**
  * A step whose attempts keep dying with the process (out of memory, a native crash, an OOM kill):
  * resuming it would kill the process again, and every restart with it, so the workflow fails here.
  */

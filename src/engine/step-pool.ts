@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AppError } from '../errors.ts';
+import { StepOutOfMemoryError } from './errors.ts';
 import { serveStepChannel, type StepHost } from './step-channel.ts';
 import type { StoredFile } from '../db/artifacts.ts';
 import type { CheckTask, CheckTaskResult, StepTask, StepTaskResult, SerialisedError } from './step-worker.ts';
@@ -20,7 +21,11 @@ export type StepTaskSuccess = Extract<StepTaskResult, { ok: true }>;
 export class StepPool {
   private readonly piscina: Piscina<StepTask | CheckTask, StepTaskResult | CheckTaskResult>;
 
-  constructor(threads: number) {
+  /** `maxHeapMb`: each thread's old-generation heap (STEP_WORKER_MAX_MB); past it the thread ends, not the process. */
+  constructor(
+    threads: number,
+    private readonly maxHeapMb?: number,
+  ) {
     this.piscina = new Piscina({
       filename: new URL('./step-worker.mjs', import.meta.url).href,
       name: 'runStepTask',
@@ -28,6 +33,7 @@ export class StepPool {
       maxThreads: threads,
       // The entry registers tsx itself; inheriting the parent's loader flags would register it twice.
       execArgv: [],
+      ...(maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } } : {}),
     });
   }
 
@@ -40,7 +46,7 @@ export class StepPool {
     const { port1, port2 } = new MessageChannel();
     const channel = serveStepChannel(port1, host);
     try {
-      const result = (await this.piscina.run({ ...task, port: port2 }, { signal, transferList: [port2] as never })) as StepTaskResult;
+      const result = (await this.piscina.run({ ...task, port: port2 }, { signal, transferList: [port2] as never }).catch(this.outOfMemory(`Step ${task.phase}`))) as StepTaskResult;
       if (!result.ok) throw channel.failure() ?? rebuildError(result.error);
       return result;
     } finally {
@@ -50,8 +56,16 @@ export class StepPool {
 
   /** Parses an upload in a worker to check it (an unreadable file rejects with the AppError naming it). */
   async checkUpload(files: StoredFile[]): Promise<void> {
-    const result = (await this.piscina.run({ phase: 'check_upload', files })) as CheckTaskResult;
+    const result = (await this.piscina.run({ phase: 'check_upload', files }).catch(this.outOfMemory('Reading the upload'))) as CheckTaskResult;
     if (!result.ok) throw rebuildError(result.error);
+  }
+
+  /** A thread that ran out of heap is reported as the export being too large, not as a passing failure. */
+  private outOfMemory(what: string) {
+    return (error: unknown): never => {
+      if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') throw new StepOutOfMemoryError(what, this.maxHeapMb);
+      throw error;
+    };
   }
 
   /** Terminates the threads; a task still running is rejected. */

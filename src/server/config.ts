@@ -93,6 +93,7 @@ const envSchema = z.object({
   INSTANCE_CONCURRENCY: z.coerce.number().int().min(1).max(1_000_000).default(256),
   MAX_STEP_INTERRUPTIONS: z.coerce.number().int().min(1).max(1_000).default(2),
   STEP_WORKERS: z.coerce.number().int().min(0).max(256).optional(),
+  STEP_WORKER_MAX_MB: z.coerce.number().int().min(16).max(1_048_576).optional(),
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   DB_STARTUP_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(60),
@@ -135,6 +136,8 @@ export interface Config {
   maxInterruptions: number;
   /** Worker threads the computing steps run in, so they never block the API's event loop; 0: on the main thread (debugging). */
   stepWorkers: number;
+  /** Each step thread's heap limit; a step that needs more fails with STEP_OUT_OF_MEMORY and the process lives on. */
+  stepWorkerMaxMb: number | undefined;
   corsOrigins: string[];
   /** When the mapping review asks a person. */
   review: ReviewThresholds;
@@ -194,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     concurrency: e.INSTANCE_CONCURRENCY,
     maxInterruptions: e.MAX_STEP_INTERRUPTIONS,
     stepWorkers: e.STEP_WORKERS ?? defaultStepWorkers(),
+    stepWorkerMaxMb: e.STEP_WORKER_MAX_MB,
     allowAnonymous: e.ALLOW_ANONYMOUS,
     corsOrigins: e.CORS_ORIGINS,
     review: { confidence: e.MAPPING_REVIEW_CONFIDENCE, quarantineShare: e.QUARANTINE_REVIEW_SHARE },

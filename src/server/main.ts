@@ -67,6 +67,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     concurrency: config.concurrency,
     maxInterruptions: config.maxInterruptions,
     stepWorkers: config.stepWorkers,
+    stepWorkerMaxMb: config.stepWorkerMaxMb,
     instanceUrl: url,
     bus,
     idempotencyClaimMs: config.idempotencyClaimMs,

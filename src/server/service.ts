@@ -50,6 +50,8 @@ export interface WireOptions {
   sse?: Partial<StreamOptions>;
   /** Worker threads the computing steps run in (STEP_WORKERS); 0 or none: on the main thread. */
   stepWorkers?: number;
+  /** Each step thread's heap limit in MB (STEP_WORKER_MAX_MB); none: V8's default. */
+  stepWorkerMaxMb?: number;
   /** Uploads up to this size run their steps on the main thread even with step workers (tests set 0 to use the pool). */
   inlineMaxUploadBytes?: number;
 }
@@ -61,7 +63,7 @@ export function wireService(options: WireOptions) {
   let shared: ReturnType<typeof clusterFeed> | null = null;
   const tracer = options.tracer ?? defaultTracer();
   // Stopping the engine destroys it, so a test or a shutdown leaves no thread behind.
-  const pool = options.stepWorkers ? new StepPool(options.stepWorkers) : null;
+  const pool = options.stepWorkers ? new StepPool(options.stepWorkers, options.stepWorkerMaxMb) : null;
   const inlineMax = options.inlineMaxUploadBytes ?? INLINE_MAX_UPLOAD_BYTES;
   // One cache for the steps and for creates, which hand it the upload they checked.
   const artifacts = new ArtifactCache(options.store, { keepTables: !pool });

@@ -143,6 +143,22 @@ describe('step pool', () => {
     expect((ended as Error).message).toMatch(/ended before all its staging rows were sent/);
   });
 
+  it('fails a step whose thread runs out of its heap with STEP_OUT_OF_MEMORY, not retryable; the process and the pool live on', async () => {
+    const small = new StepPool(1, 48);
+    try {
+      const { task, content } = await classificationTask(100_000);
+      const caught = await small.run(task, never(), host(content)).catch((error: unknown) => error);
+      expect(caught).toMatchObject({ code: 'STEP_OUT_OF_MEMORY', status: 413, retryable: false, details: { limitMb: 48 } });
+      expect((caught as Error).message).toMatch(/Step asset_classification needed more memory than a step thread may use \(STEP_WORKER_MAX_MB=48\)/);
+      await expect(small.checkUpload([{ name: 'things.csv', format: 'csv', content }])).rejects.toMatchObject({ code: 'STEP_OUT_OF_MEMORY' });
+      // The thread that ran out was replaced: a small step runs.
+      const csv = serviceNowCiCsv({ rows: 5, seed: 1 }).csv;
+      expect((await small.run(analysisTask('after', csv), never(), host(csv))).summary.outputs.cmdb_data).toMatchObject({ records: 5 });
+    } finally {
+      await small.destroy();
+    }
+  });
+
   it('keeps the main event loop responsive while a large export is classified', async () => {
     const content = utf8(generateLargeExport(100_000));
     const tables = await parseInputs([{ name: 'things.csv', format: 'csv', content }], { maxBytes: Number.POSITIVE_INFINITY });

@@ -18,5 +18,8 @@ describe('loadConfig: step workers', () => {
     expect(loadConfig({ STEP_WORKERS: '3' }).stepWorkers).toBe(3);
     expect(() => loadConfig({ STEP_WORKERS: '-1' })).toThrow(/STEP_WORKERS/);
     expect(() => loadConfig({ STEP_WORKERS: 'many' })).toThrow(/STEP_WORKERS/);
+    expect(loadConfig({}).stepWorkerMaxMb).toBeUndefined();
+    expect(loadConfig({ STEP_WORKER_MAX_MB: '1536' }).stepWorkerMaxMb).toBe(1536);
+    expect(() => loadConfig({ STEP_WORKER_MAX_MB: '8' })).toThrow(/STEP_WORKER_MAX_MB/);
   });
 });

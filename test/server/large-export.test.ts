@@ -76,3 +76,31 @@ for (const driver of DRIVERS) {
     }, 300_000);
   });
 }
+
+describe('an export too large for a step thread', () => {
+  it('is refused at upload with 413 STEP_OUT_OF_MEMORY, nothing stored, and the service goes on', async () => {
+    const { store } = await testDatabase('pglite');
+    await truncateAll(store);
+    const logger = testLogger();
+    const service = wireService({
+      store,
+      logger,
+      maxUploadBytes: 100 * 1024 * 1024,
+      stepWorkers: 1,
+      stepWorkerMaxMb: 32,
+      steps: (hooks) => createStepActors({ store, logger, ...hooks }),
+    });
+    try {
+      const res = await service.app.request('/workflows?name=huge', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: generateLargeExport(100_000) });
+      expect(res.status).toBe(413);
+      const body = (await res.json()) as { code: string; message: string; hint: string };
+      expect(body).toMatchObject({ code: 'STEP_OUT_OF_MEMORY', hint: expect.stringContaining('split it') });
+      expect(body.message).toMatch(/Reading the upload needed more memory than a step thread may use \(STEP_WORKER_MAX_MB=32\)/);
+      expect((await store.listWorkflows({ limit: 10 })).items).toEqual([]);
+      const small = await service.app.request('/workflows?name=small', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: generateLargeExport(100) });
+      expect(small.status).toBe(201);
+    } finally {
+      await service.engine.stop();
+    }
+  }, 120_000);
+});
