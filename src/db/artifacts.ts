@@ -1,6 +1,9 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
-import { artifacts, datasetFiles } from './schema.ts';
+import { artifacts, datasetFileParts, datasetFiles } from './schema.ts';
+
+/** Parts of a large file read per statement (see datasetFileParts). */
+const PARTS_PER_READ = 8;
 
 export interface StoredFile {
   name: string;
@@ -42,15 +45,31 @@ export function artifactStore(db: Database) {
     return row!.version;
   }
 
+  /** A large file's parts, a few per statement, joined. */
+  async function readParts(workflowId: string, idx: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (let from = 0; ; from += PARTS_PER_READ) {
+      const batch = await db
+        .select({ content: sql<string>`encode(${datasetFileParts.content}, 'base64')` })
+        .from(datasetFileParts)
+        .where(and(eq(datasetFileParts.workflowId, workflowId), eq(datasetFileParts.idx, idx), gte(datasetFileParts.part, from), lt(datasetFileParts.part, from + PARTS_PER_READ)))
+        .orderBy(asc(datasetFileParts.part));
+      for (const row of batch) parts.push(Buffer.from(row.content, 'base64'));
+      if (batch.length < PARTS_PER_READ) return Buffer.concat(parts);
+    }
+  }
+
   return {
     async loadFiles(workflowId: string): Promise<StoredFile[]> {
       // As base64 text, for the reason createWorkflow writes them so (PGlite's bytea results: 26 MB in 3.7 s; base64 0.4 s).
       const rows = await db
-        .select({ name: datasetFiles.name, format: datasetFiles.format, content: sql<string>`encode(${datasetFiles.content}, 'base64')` })
+        .select({ idx: datasetFiles.idx, name: datasetFiles.name, format: datasetFiles.format, content: sql<string | null>`encode(${datasetFiles.content}, 'base64')` })
         .from(datasetFiles)
         .where(eq(datasetFiles.workflowId, workflowId))
         .orderBy(asc(datasetFiles.idx));
-      return rows.map((f) => ({ name: f.name, format: f.format, content: Buffer.from(f.content, 'base64') }));
+      const files: StoredFile[] = [];
+      for (const f of rows) files.push({ name: f.name, format: f.format, content: f.content === null ? await readParts(workflowId, f.idx) : Buffer.from(f.content, 'base64') });
+      return files;
     },
 
     /** The workflow's files without their content. */

@@ -76,7 +76,8 @@ export const datasetFiles = pgTable(
     name: text().notNull(),
     format: text(),
     sizeBytes: bigint({ mode: 'number' }).notNull(),
-    content: bytea().notNull(),
+    /** The bytes of a file of at most one part; null when they are in dataset_file_parts. */
+    content: bytea(),
     createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.workflowId, t.idx] })],
@@ -213,6 +214,22 @@ export const stagedDependencies = pgTable(
     contentHash: text().notNull(),
   },
   (t) => [primaryKey({ columns: [t.workflowId, t.seq] })],
+);
+
+/**
+ * A file larger than one part, a part (FILE_PART_BYTES) a row: each written and read by a statement
+ * of its own. PGlite's WebAssembly memory grows to hold a statement's values and never shrinks;
+ * a 53 MB upload in one value grew it by 620 MB, in parts by 50 MB.
+ */
+export const datasetFileParts = pgTable(
+  'dataset_file_parts',
+  {
+    workflowId: workflowRef(),
+    idx: integer().notNull(),
+    part: integer().notNull(),
+    content: bytea().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workflowId, t.idx, t.part] })],
 );
 
 /** Responses to requests that carried an Idempotency-Key, kept 24 h; status 0 while the first request runs. */

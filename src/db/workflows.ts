@@ -4,7 +4,10 @@ import type { TopPhase, WorkflowStatus } from '../machine/table.ts';
 import { rowsOf, type Database } from './client.ts';
 import type { HistoryStore, NewStepRun } from './history.ts';
 import { keysetPage, type Page, type PageRequest } from './paging.ts';
-import { datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
+import { datasetFileParts, datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
+
+/** A file larger than this is stored in parts of this size (1 MiB rounded down to whole base64 groups, so parts concatenate). */
+export const FILE_PART_BYTES = 3 * 349_525;
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -66,7 +69,11 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
       const fileInsert =
         files.length > 0
           ? sql`, f as (insert into ${datasetFiles} (workflow_id, idx, name, format, size_bytes, content) values ${sql.join(
-              files.map((f, idx) => sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, decode(${base64(f.content)}, 'base64'))`),
+              files.map((f, idx) =>
+                f.content.byteLength > FILE_PART_BYTES
+                  ? sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, null)`
+                  : sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, decode(${base64(f.content)}, 'base64'))`,
+              ),
               sql`, `,
             )})`
           : sql``;
@@ -75,8 +82,7 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
             ${t.toPhase}, ${JSON.stringify(t.value)}::jsonb, ${t.status}, ${at(t.at)}::timestamptz,
             ${t.durationMs ?? null}::int, ${t.correlationId ?? null}, ${t.actor ?? null})`,
       );
-      const inserted = rowsOf<{ ids: (number | string)[] | null }>(
-        await db.execute(sql`
+      const create = sql`
         with w as (
           insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, trace_parent, owner, lease_until, created_at, updated_at)
           values (${row.id}, ${row.name}, ${row.phase}, ${row.status}, ${JSON.stringify(row.snapshot)}::jsonb, ${row.machineVersion}, ${row.version},
@@ -89,7 +95,23 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
           values ${sql.join(audit, sql`, `)}
           returning seq, id
         )${fileInsert}
-        select (select jsonb_agg(id order by seq) from a) as ids from w`),
+        select (select jsonb_agg(id order by seq) from a) as ids from w`;
+      const large = files.map((f, idx) => ({ f, idx })).filter(({ f }) => f.content.byteLength > FILE_PART_BYTES);
+      // A file larger than one part goes in one statement a part, in the create's transaction: one
+      // statement holding it all grew PGlite's memory by 620 MB for a 53 MB upload.
+      const inserted = rowsOf<{ ids: (number | string)[] | null }>(
+        large.length === 0
+          ? await db.execute(create)
+          : await db.transaction(async (tx) => {
+              const result = await tx.execute(create);
+              for (const { f, idx } of large) {
+                for (let part = 0; part * FILE_PART_BYTES < f.content.byteLength; part++) {
+                  const bytes = f.content.subarray(part * FILE_PART_BYTES, (part + 1) * FILE_PART_BYTES);
+                  await tx.insert(datasetFileParts).values({ workflowId: row.id, idx, part, content: sql`decode(${base64(bytes)}, 'base64')` });
+                }
+              }
+              return result;
+            }),
       );
       return (inserted[0]?.ids ?? []).map(Number);
     },

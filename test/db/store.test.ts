@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../../src/db/client.ts';
 import { encodeInventory } from '../../src/db/inventory.ts';
+import { FILE_PART_BYTES } from '../../src/db/workflows.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidCursorError } from '../../src/db/paging.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
@@ -50,6 +51,30 @@ for (const driver of DRIVERS) {
       const files = await store.loadFiles(id);
       expect(files).toHaveLength(1);
       expect(new TextDecoder().decode(files[0]!.content)).toBe('name\nweb01\n');
+    });
+
+    it('stores a file larger than one part a part a row, and reads every byte back in order beside small files', async () => {
+      const id = randomUUID();
+      const at = new Date();
+      const large = randomBytes(FILE_PART_BYTES * 2 + 12_345);
+      const exact = randomBytes(FILE_PART_BYTES);
+      await store.createWorkflow(
+        { id, name: 'parts', phase: 'pending', status: 'pending', snapshot: { value: 'pending' }, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
+        { workflowId: id, seq: 1, eventType: 'workflow.created', event: { type: 'workflow.created' }, fromPhase: null, toPhase: 'pending', value: 'pending', status: 'pending', at },
+        [
+          { name: 'a.csv', format: 'csv', content: new TextEncoder().encode('name\nweb01\n') },
+          { name: 'big.bin', format: null, content: large },
+          { name: 'exact.bin', format: null, content: exact },
+        ],
+      );
+      const files = await store.loadFiles(id);
+      expect(files.map((f) => f.name)).toEqual(['a.csv', 'big.bin', 'exact.bin']);
+      expect(Buffer.from(files[1]!.content).equals(large)).toBe(true);
+      expect(Buffer.from(files[2]!.content).equals(exact)).toBe(true);
+      expect(new TextDecoder().decode(files[0]!.content)).toBe('name\nweb01\n');
+      const parts = rowsOf<{ idx: number; n: number }>(await store.db.execute(sql`select idx, count(*)::int as n from dataset_file_parts where workflow_id = ${id} group by idx order by idx`));
+      expect(parts).toEqual([{ idx: 1, n: 3 }]);
+      expect((await store.listFiles(id)).map((f) => f.sizeBytes)).toEqual([11, large.byteLength, exact.byteLength]);
     });
 
     it('persists contiguous changes with gapless audit seq equal to the version', async () => {
