@@ -1,4 +1,4 @@
-import type { ArtifactStore, StoredFile } from '../db/artifacts.ts';
+import type { ArtifactStore } from '../db/artifacts.ts';
 import type { Asset, ClassificationSummary, DependencyEdge, DependencyNode, DependencySummary, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
