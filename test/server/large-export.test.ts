@@ -28,7 +28,7 @@ for (const driver of DRIVERS) {
         store,
         logger,
         maxUploadBytes: 100 * 1024 * 1024,
-        // As the service runs: the computing steps and the inventory's encoding in a worker thread.
+        // As the service runs: the computing steps in a worker thread, their staging rows streamed to this one.
         stepWorkers: 1,
         steps: (hooks) => createStepActors({ store, logger, ...hooks }),
       });
