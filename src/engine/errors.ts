@@ -67,11 +67,12 @@ export class ArtifactMissingError extends AppError {
  * Running it again would run out again, so it is not retried; the same for an upload being checked.
  */
 export class StepOutOfMemoryError extends AppError {
-  constructor(what: string, limitMb: number | undefined) {
+  /** `then`: what to do once the export is smaller or the limit higher (a workflow is retried, an upload sent again). */
+  constructor(what: string, limitMb: number | undefined, then = 'send RETRY') {
     super('STEP_OUT_OF_MEMORY', `${what} needed more memory than a step thread may use (${limitMb === undefined ? "V8's default heap limit" : `STEP_WORKER_MAX_MB=${limitMb}`}).`, {
       status: 413,
       retryable: false,
-      hint: 'The export is too large for this instance: split it into smaller files, or raise STEP_WORKER_MAX_MB (and the memory of the instance), then send RETRY.',
+      hint: `The export is too large for this instance: split it into smaller files, or raise STEP_WORKER_MAX_MB (and the memory of the instance), then ${then}.`,
       details: { limitMb: limitMb ?? null },
     });
   }

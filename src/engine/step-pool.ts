@@ -56,14 +56,14 @@ export class StepPool {
 
   /** Parses an upload in a worker to check it (an unreadable file rejects with the AppError naming it). */
   async checkUpload(files: StoredFile[]): Promise<void> {
-    const result = (await this.piscina.run({ phase: 'check_upload', files }).catch(this.outOfMemory('Reading the upload'))) as CheckTaskResult;
+    const result = (await this.piscina.run({ phase: 'check_upload', files }).catch(this.outOfMemory('Reading the upload', 'upload it again'))) as CheckTaskResult;
     if (!result.ok) throw rebuildError(result.error);
   }
 
   /** A thread that ran out of heap is reported as the export being too large, not as a passing failure. */
-  private outOfMemory(what: string) {
+  private outOfMemory(what: string, then?: string) {
     return (error: unknown): never => {
-      if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') throw new StepOutOfMemoryError(what, this.maxHeapMb);
+      if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') throw new StepOutOfMemoryError(what, this.maxHeapMb, then);
       throw error;
     };
   }

@@ -148,7 +148,7 @@ describe('step pool', () => {
     try {
       const { task, content } = await classificationTask(100_000);
       const caught = await small.run(task, never(), host(content)).catch((error: unknown) => error);
-      expect(caught).toMatchObject({ code: 'STEP_OUT_OF_MEMORY', status: 413, retryable: false, details: { limitMb: 48 } });
+      expect(caught).toMatchObject({ code: 'STEP_OUT_OF_MEMORY', status: 413, retryable: false, details: { limitMb: 48 }, hint: expect.stringMatching(/then send RETRY\.$/) });
       expect((caught as Error).message).toMatch(/Step asset_classification needed more memory than a step thread may use \(STEP_WORKER_MAX_MB=48\)/);
       await expect(small.checkUpload([{ name: 'things.csv', format: 'csv', content }])).rejects.toMatchObject({ code: 'STEP_OUT_OF_MEMORY' });
       // The thread that ran out was replaced: a small step runs.
