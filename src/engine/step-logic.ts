@@ -181,17 +181,15 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
   }),
 
   dependency_analysis: defineStep({
-    needs: ['analysis', 'mappings', 'assets'],
-    run: async ({ io, workflowId, analysis, mappings, assets }) => {
+    needs: ['analysis', 'validation', 'mappings', 'assets'],
+    run: async ({ io, workflowId, analysis, validation, mappings, assets }) => {
       // Only the relation and flow tables make edges: the asset tables (most of a big export) are let
       // go before the staged assets are read, so the two are never held at once.
       const roles = new Map(analysis.tables.map((t) => [t.table, t.role]));
       const tables = (await io.load('tables')).filter((t) => roles.get(t.id) === 'relations' || roles.get(t.id) === 'flows');
-      // What the analysis reads of each asset, staged beside it: a fraction of the assets' size.
-      const staged = assets.assets ? [] : await io.load('graphAssets');
       // A workflow classified by an older version has its assets in the artefact, none staged.
-      const classified = assets.assets ?? staged;
-      if (classified.length !== assets.count && !assets.assets) throw new StagingMismatchError(workflowId, 'assets', assets.count, staged.length);
+      let classified = assets.assets ?? (await io.load('graphAssets'));
+      if (classified.length !== assets.count && !assets.assets) classified = await restageAssets(io, workflowId, { analysis, validation, mappings }, assets.count);
       const result = analyseDependencies(tables, analysis, mappings.mappings, classified);
       await io.stage(encodeInventory('dependencies', workflowId, result.edges.map(edgeRow)));
       return result;
@@ -231,6 +229,28 @@ function validationSummary(result: ValidationOutput): JsonObject {
 
 function round(n: number): number {
   return Math.round(n * 1000) / 1000;
+}
+
+/**
+ * The staged assets are not the ones asset_classification counted (gone, or cut short): classify
+ * the upload again, stage the assets anew and answer their graph views. Classification is a pure
+ * function of the upload and the stored artefacts, so the result is the one first made.
+ */
+async function restageAssets(
+  io: StepIo,
+  workflowId: string,
+  { analysis, validation, mappings }: Pick<Artifacts, 'analysis' | 'validation' | 'mappings'>,
+  expected: number,
+): Promise<GraphAsset[]> {
+  const views: GraphAsset[] = [];
+  const rows = mapEach(classifyEach(await io.load('tables'), analysis, mappings.mappings, validation.quarantine, newTally()), (asset) => {
+    const row = assetRow(asset);
+    views.push(row.links as GraphAsset);
+    return row;
+  });
+  await io.stage(encodeInventory('assets', workflowId, rows));
+  if (views.length !== expected) throw new StagingMismatchError(workflowId, 'assets', expected, views.length);
+  return views;
 }
 
 function* mapEach<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {

@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
 import type { WorkflowEngine } from '../../src/engine/engine.ts';
 import { createStepActors, createStepBodies } from '../../src/engine/steps.ts';
@@ -108,10 +110,19 @@ describe('staged assets and edges', () => {
     return { id, bodies };
   }
 
-  it('fails dependency_analysis with STAGING_MISMATCH, not a smaller graph, when the staged assets are gone', async () => {
+  it('classifies again and stages anew, rather than build a smaller graph, when the staged assets are gone or cut short', async () => {
     const { id, bodies } = await classified();
-    await store.dropStaged(id);
-    await expect(run(bodies, id, 'dependency_analysis')).rejects.toMatchObject({ code: 'STAGING_MISMATCH', retryable: false, hint: expect.stringContaining('asset_classification') });
+    await run(bodies, id, 'dependency_analysis');
+    const expected = await store.getArtifact(id, 'dependencies');
+    const stagedCount = async () => rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from staged_assets where workflow_id = ${id}`))[0]!.n;
+    const count = await stagedCount();
+    expect(count).toBeGreaterThan(0);
+    for (const cut of [sql`delete from staged_assets where workflow_id = ${id}`, sql`delete from staged_assets where workflow_id = ${id} and seq >= 10`]) {
+      await store.db.execute(cut);
+      await run(bodies, id, 'dependency_analysis');
+      expect(await stagedCount()).toBe(count);
+      expect(await store.getArtifact(id, 'dependencies')).toEqual(expected);
+    }
   });
 
   it('integrates a workflow an older version classified, whose assets and edges are in its artefacts', async () => {
