@@ -189,10 +189,11 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
       const tables = (await io.load('tables')).filter((t) => roles.get(t.id) === 'relations' || roles.get(t.id) === 'flows');
       // A workflow classified by an older version has its assets in the artefact, none staged.
       let classified = assets.assets ?? (await io.load('graphAssets'));
-      if (classified.length !== assets.count && !assets.assets) classified = await restageAssets(io, workflowId, { analysis, validation, mappings }, assets.count);
+      const restaged = classified.length !== assets.count && !assets.assets;
+      if (restaged) classified = await restageAssets(io, workflowId, { analysis, validation, mappings }, assets.count);
       const result = analyseDependencies(tables, analysis, mappings.mappings, classified);
       await io.stage(encodeInventory('dependencies', workflowId, result.edges.map(edgeRow)));
-      return result;
+      return { ...result, restaged };
     },
     saveAs: 'dependencies',
     save: (result): DependencyRecord => ({ summary: result.summary, count: result.edges.length, nodes: result.nodes.filter((n) => n.kind !== 'asset') }),
@@ -204,6 +205,8 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
             ...summary,
             applicationGroups: applicationGroups.length,
             largestGroups: applicationGroups.slice(0, 5).map((g) => ({ id: g.id, size: g.size, members: g.members.slice(0, 5) })),
+            // Said in the workflow's outputs when the staged assets had to be made again.
+            ...(result.restaged ? { restagedAssets: true } : {}),
           }),
         },
       };

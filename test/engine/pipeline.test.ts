@@ -112,14 +112,14 @@ describe('staged assets and edges', () => {
 
   it('classifies again and stages anew, rather than build a smaller graph, when the staged assets are gone or cut short', async () => {
     const { id, bodies } = await classified();
-    await run(bodies, id, 'dependency_analysis');
+    expect((await run(bodies, id, 'dependency_analysis')).outputs.dependencies).not.toHaveProperty('restagedAssets');
     const expected = await store.getArtifact(id, 'dependencies');
     const stagedCount = async () => rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from staged_assets where workflow_id = ${id}`))[0]!.n;
     const count = await stagedCount();
     expect(count).toBeGreaterThan(0);
     for (const cut of [sql`delete from staged_assets where workflow_id = ${id}`, sql`delete from staged_assets where workflow_id = ${id} and seq >= 10`]) {
       await store.db.execute(cut);
-      await run(bodies, id, 'dependency_analysis');
+      expect((await run(bodies, id, 'dependency_analysis')).outputs.dependencies).toMatchObject({ restagedAssets: true });
       expect(await stagedCount()).toBe(count);
       expect(await store.getArtifact(id, 'dependencies')).toEqual(expected);
     }
