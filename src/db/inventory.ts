@@ -158,8 +158,7 @@ async function dropRows(target: CopyTarget, staged: string, workflowId: string):
 
 /**
  * Makes the workflow's inventory rows of one table exactly its staged ones: inserts new keys,
- * updates rows whose content hash changed, leaves equal ones, deletes keys no longer there; then
- * drops the staged rows. The workflow's lease keeps any other writer of its rows away, so the check
+ * updates rows whose content hash changed, leaves equal ones, deletes keys no longer there. The workflow's lease keeps any other writer of its rows away, so the check
  * for existing rows cannot go stale. On PGlite it runs in batches without a transaction: cut short,
  * it converges on the next attempt. The staged rows stay until dropStaged; once dropped, a run
  * again is recognised by the inventory holding the expected count.

@@ -6,8 +6,8 @@ import type { HistoryStore, NewStepRun } from './history.ts';
 import { keysetPage, type Page, type PageRequest } from './paging.ts';
 import { datasetFileParts, datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
 
-/** A file larger than this is stored in parts of this size (1 MiB rounded down to whole base64 groups, so parts concatenate). */
-export const FILE_PART_BYTES = 3 * 349_525;
+/** A file larger than this is stored in parts of this size (see datasetFileParts). */
+export const FILE_PART_BYTES = 1 << 20;
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -66,11 +66,12 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
       const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
       // File bytes travel as base64 text, decoded by the database: PGlite turns a bytea parameter
       // into hex one byte at a time on the API's thread (26 MB: 11.4 s; as base64: 0.8 s).
+      const inParts = (f: NewDatasetFile) => f.content.byteLength > FILE_PART_BYTES;
       const fileInsert =
         files.length > 0
           ? sql`, f as (insert into ${datasetFiles} (workflow_id, idx, name, format, size_bytes, content) values ${sql.join(
               files.map((f, idx) =>
-                f.content.byteLength > FILE_PART_BYTES
+                inParts(f)
                   ? sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, null)`
                   : sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, decode(${base64(f.content)}, 'base64'))`,
               ),
@@ -96,7 +97,7 @@ export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordS
           returning seq, id
         )${fileInsert}
         select (select jsonb_agg(id order by seq) from a) as ids from w`;
-      const large = files.map((f, idx) => ({ f, idx })).filter(({ f }) => f.content.byteLength > FILE_PART_BYTES);
+      const large = files.map((f, idx) => ({ f, idx })).filter(({ f }) => inParts(f));
       // A file larger than one part goes in one statement a part, in the create's transaction: one
       // statement holding it all grew PGlite's memory by 620 MB for a 53 MB upload.
       const inserted = rowsOf<{ ids: (number | string)[] | null }>(

@@ -1,4 +1,5 @@
 import type { ArtifactStore } from '../db/artifacts.ts';
+import type { FileSummary } from './step-logic.ts';
 import type { Asset, ClassificationSummary, DependencyEdge, DependencyNode, DependencySummary, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
@@ -43,8 +44,8 @@ export type ArtifactName = keyof typeof ARTIFACT;
 interface Entry {
   /** Parsed tables: derived from the workflow's files, which never change, so always current. */
   tables?: unknown;
-  /** The upload's size in bytes: it decides where the workflow's steps run. */
-  uploadBytes?: number;
+  /** The uploaded files' names, formats and sizes: the first step lists them, their size decides where the steps run. */
+  files?: FileSummary[];
   /** Stored artefacts with the version they had when cached: parsed, or as the JSON bytes a step worker made or needs. */
   artifacts: Map<string, Cached>;
 }
@@ -106,20 +107,20 @@ export class ArtifactCache {
     return entry.tables as T;
   }
 
-  /** The size of the workflow's upload, read once (it never changes). */
-  async uploadBytes(workflowId: string, load: () => Promise<number>): Promise<number> {
+  /** The workflow's uploaded files without their content, read once (they never change). */
+  async files(workflowId: string, load: () => Promise<FileSummary[]>): Promise<FileSummary[]> {
     const entry = this.entry(workflowId);
-    entry.uploadBytes ??= await load();
-    return entry.uploadBytes;
+    entry.files ??= await load();
+    return entry.files;
   }
 
   /**
-   * Keeps what a create learnt of its upload: its size, and the parsed tables when the steps run
+   * Keeps what a create learnt of its upload: its files, and the parsed tables when the steps run
    * here (step workers parse the files themselves), so the first step parses nothing.
    */
-  primeUpload(workflowId: string, uploadBytes: number, tables: unknown): void {
+  primeUpload(workflowId: string, files: FileSummary[], tables: unknown): void {
     const entry = this.entry(workflowId);
-    entry.uploadBytes = uploadBytes;
+    entry.files = files;
     if (this.options.keepTables !== false && tables) entry.tables = tables;
   }
 

@@ -335,7 +335,11 @@ export class WorkflowEngine {
       this.deps.onCommitted?.(view, change);
       return view;
     }
-    this.deps.artifacts?.primeUpload(id, request.files.reduce((n, f) => n + f.content.byteLength, 0), request.tables);
+    this.deps.artifacts?.primeUpload(
+      id,
+      request.files.map((f) => ({ name: f.name, format: f.format, bytes: f.content.byteLength })),
+      request.tables,
+    );
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
     this.attach(id, actor, { version, persistedJson: JSON.stringify(first.persisted), correlationId: meta.correlationId, traceParent, createdAt: now });
     this.deps.onCommitted?.(view, change);

@@ -287,9 +287,11 @@ function edgeRow(edge: DependencyEdge): DependencyInput {
   };
 }
 
-/** Appends the values of one batch of staged rows (newline-separated JSON, as readStaged gives them). */
-export function parseStagedBatch<T>(text: string, into: T[]): void {
-  for (const line of text.split('\n')) if (line) into.push(JSON.parse(line) as T);
+/** The values of staged rows, from their batches of newline-separated JSON (as readStaged gives them). */
+export async function collectStaged<T>(batches: AsyncIterable<string>): Promise<T[]> {
+  const values: T[] = [];
+  for await (const batch of batches) for (const line of batch.split('\n')) if (line) values.push(JSON.parse(line) as T);
+  return values;
 }
 
 /**

@@ -7,9 +7,8 @@ import { isAppError } from '../errors.ts';
 import type { Table } from '../handlers/types.ts';
 import type { StepOutput } from '../machine/machine.ts';
 import type { ArtifactName } from './artifacts.ts';
-import type { GraphAsset } from '../handlers/analyse-dependencies.ts';
 import { workerChannel } from './step-channel.ts';
-import { COMPUTE_STEPS, parseStagedBatch, type ComputePhase, type FileSummary, type StepIo, type StepRequest } from './step-logic.ts';
+import { COMPUTE_STEPS, collectStaged, type ComputePhase, type FileSummary, type StepIo, type StepRequest } from './step-logic.ts';
 import { readFiles } from './uploads.ts';
 
 /** One step for a worker thread: bytes in (the upload, the artefacts it needs as stored JSON), bytes out. */
@@ -119,11 +118,7 @@ export async function runStepTask(task: StepTask | CheckTask): Promise<unknown> 
   const io: StepIo = {
     load: async (name) => {
       if (name === 'tables') return parsedTables(task.request.workflowId, () => channel.files(), task.phase === LAST_READER) as never;
-      if (name === 'graphAssets') {
-        const assets: GraphAsset[] = [];
-        for await (const batch of channel.read('assets', 'links')) parseStagedBatch(batch, assets);
-        return assets as never;
-      }
+      if (name === 'graphAssets') return collectStaged(channel.read('assets', 'links')) as never;
       const bytes = task.artifacts[name as ArtifactName];
       // The main thread sends every artefact the step needs, or fails the step before sending it.
       if (!bytes) throw new Error(`The task for ${task.phase} carries no ${name} artefact.`);

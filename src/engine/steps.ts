@@ -11,8 +11,7 @@ import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { GraphAsset } from '../handlers/analyse-dependencies.ts';
-import { COMPUTE_STEPS, legacyInventory, parseStagedBatch, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
+import { COMPUTE_STEPS, collectStaged, legacyInventory, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
 import type { StepPool } from './step-pool.ts';
 import type { StepTask } from './step-worker.ts';
 import { defaultTracer } from './tracing.ts';
@@ -98,20 +97,20 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     return bytes;
   }
 
+  /** The workflow's files without their content: listed once, then from the cache. */
+  const filesOf = (workflowId: string) =>
+    cache.files(workflowId, async () => (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })));
+
   /** Inputs from the cache, parsed here; outputs stored through it. */
   const mainThreadIo = (workflowId: string): StepIo => ({
     load: async (name) => {
       // Parsed records are never stored: parsing the uploaded files again is cheaper than reading
       // them back from the database, and the files never change.
       if (name === 'tables') return cache.tables(workflowId, async () => readFiles(await store.loadFiles(workflowId))) as never;
-      if (name === 'graphAssets') {
-        const assets: GraphAsset[] = [];
-        for await (const batch of store.readStaged(workflowId, 'assets', 'links')) parseStagedBatch(batch, assets);
-        return assets as never;
-      }
+      if (name === 'graphAssets') return collectStaged(store.readStaged(workflowId, 'assets', 'links')) as never;
       return artifact(workflowId, name as ArtifactName) as never;
     },
-    files: async () => (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })),
+    files: () => filesOf(workflowId),
     save: (key, value) => cache.put(workflowId, key, value),
     stage: (encoded) => store.stageInventory(workflowId, encoded),
   });
@@ -127,8 +126,7 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       const { workflowId } = input;
       const artifacts: StepTask['artifacts'] = {};
       for (const name of step.needs) if (name !== 'tables' && name !== 'graphAssets') artifacts[name] = await artifactBytes(workflowId, name);
-      const files = (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes }));
-      const { summary, saves } = await workers.run({ phase, request: request(input), files, artifacts }, signal, {
+      const { summary, saves } = await workers.run({ phase, request: request(input), files: await filesOf(workflowId), artifacts }, signal, {
         // Read from the database each time: the main thread keeps no copy of a big upload.
         files: () => store.loadFiles(workflowId),
         stage: (kind, parts) => store.stageInventory(workflowId, { kind, chunks: parts }),
@@ -143,7 +141,7 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
    * big export's (with one step thread, a 100-row workflow waited 34 s behind a 100k-row one).
    */
   const runsHere = async (workflowId: string) =>
-    (await cache.uploadBytes(workflowId, async () => (await store.listFiles(workflowId)).reduce((n, f) => n + f.sizeBytes, 0))) <= (deps.inlineMaxUploadBytes ?? INLINE_MAX_UPLOAD_BYTES);
+    (await filesOf(workflowId)).reduce((n, f) => n + f.bytes, 0) <= (deps.inlineMaxUploadBytes ?? INLINE_MAX_UPLOAD_BYTES);
 
   const compute = Object.fromEntries(
     (Object.entries(COMPUTE_STEPS) as [ComputePhase, StepDefinition][]).map(([phase, step]) => {

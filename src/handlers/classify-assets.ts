@@ -122,7 +122,6 @@ function otherClasses(row: Row, columns: readonly string[]): { column: string; v
   return found ?? NO_CLASSES;
 }
 
-/** Builds one normalised, classified asset per accepted row of every assets table. */
 /** Counts of the assets classified so far, which classifyEach keeps as it goes. */
 export interface AssetTally {
   assets: number;
@@ -147,8 +146,9 @@ export function classifyAssets(tables: Table[], analysis: SourceAnalysis, mappin
 }
 
 /**
- * The assets one at a time, in table and row order, counted into `tally`: a caller that writes
- * them out as they come never holds them all (300,000 assets are some 220 MB of objects).
+ * Builds one normalised, classified asset per accepted row of every assets table, one at a time,
+ * in table and row order, counted into `tally`: a caller that writes them out as they come never
+ * holds them all (300,000 assets are some 220 MB of objects).
  */
 export function* classifyEach(tables: Table[], analysis: SourceAnalysis, mappings: FieldMapping[], quarantine: QuarantinedRecord[], tally: AssetTally): Generator<Asset> {
   const quarantined = new Map<string, Set<number>>();
