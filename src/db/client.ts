@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import type { Pool, PoolClient } from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type { Client, Pool, PoolClient } from 'pg';
 import { listenOn, silentBus, type Bus } from './bus.ts';
+import { markSingleBackend } from './copy.ts';
 import * as schema from './schema.ts';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -32,6 +34,8 @@ export interface OpenOptions {
   timeouts?: DatabaseTimeouts;
   /** A pooled connection died (server restart, terminated backend); the pool replaces it. */
   onConnectionLost?: (error: Error) => void;
+  /** PGlite only: its worker thread ended without being closed (the database is gone until a restart). */
+  onEmbeddedExit?: (error: Error) => void;
 }
 
 /** The advisory lock key that serialises migrations between instances (any constant; this spells "dflow"). */
@@ -39,55 +43,77 @@ export const MIGRATION_LOCK_KEY = 0x64666c6f77;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
-/** Opens PostgreSQL through `pg` when a URL is given, else embedded PGlite (in memory when dataDir is null). */
+/**
+ * Opens PostgreSQL through `pg` when a URL is given, else embedded PGlite (in memory when dataDir is
+ * null). PGlite runs in a worker thread behind the wire-protocol relay (`pglite-server.ts`), so its
+ * statements never execute on the API's event loop, and the service talks `pg` to both databases:
+ * one driver, one set of SQL. Its one backend runs one statement at a time, so bulk writes go to it
+ * statement by statement (`copy.ts`), never as one long transaction.
+ */
 export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<DatabaseHandle> {
-  const migrate = options.migrate ?? true;
   if ('url' in config) {
-    const { default: pg } = await import('pg');
-    const { drizzle } = await import('drizzle-orm/node-postgres');
-    const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
-    if (migrate) {
-      // On a connection of its own, without the statement timeout: a migration may rewrite a big table.
-      const client = new pg.Client({ connectionString: config.url, connectionTimeoutMillis: timeouts.connectMs });
-      client.on('error', () => {});
-      await client.connect();
-      try {
-        // Instances started together would race on CREATE TABLE/TYPE: one migrates, the others wait here,
-        // then find every migration applied. A session lock, freed when this connection ends whatever happens.
-        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-        const { migrate: run } = await import('drizzle-orm/node-postgres/migrator');
-        await run(drizzle(client, { schema, casing: 'snake_case' }), { migrationsFolder: MIGRATIONS_FOLDER });
-        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
-      } finally {
-        await client.end();
-      }
-    }
-    const pool = new pg.Pool({
-      connectionString: config.url,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: timeouts.connectMs,
-      statement_timeout: timeouts.queryMs,
-      query_timeout: timeouts.queryMs + 1_000,
-      keepAlive: true,
-    });
-    guardPool(pool, options.onConnectionLost ?? (() => {}));
-    const db = drizzle(pool, { schema, casing: 'snake_case' });
+    const pool = await openPool(config.url, options);
     return {
-      db: db as unknown as Database,
+      db: drizzleOn(pool),
       kind: 'postgres',
-      listen: (onLost) => listenOn(config.url, { connectTimeoutMs: timeouts.connectMs, onLost }),
+      listen: (onLost) => listenOn(config.url, { connectTimeoutMs: (options.timeouts ?? DEFAULT_TIMEOUTS).connectMs, onLost }),
       close: () => pool.end(),
     };
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { drizzle } = await import('drizzle-orm/pglite');
-  const client = config.dataDir ? new PGlite(config.dataDir) : new PGlite();
-  const db = drizzle(client, { schema, casing: 'snake_case' });
-  if (migrate) {
-    const { migrate: run } = await import('drizzle-orm/pglite/migrator');
-    await run(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  const { startPgliteServer } = await import('./pglite-server.ts');
+  const server = await startPgliteServer(config.dataDir, { onExit: options.onEmbeddedExit });
+  try {
+    const pool = await openPool(server.url, options);
+    markSingleBackend(pool);
+    return {
+      db: drizzleOn(pool),
+      kind: 'pglite',
+      listen: async () => silentBus(),
+      close: async () => {
+        await pool.end().catch(() => undefined);
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await server.close();
+    throw error;
   }
-  return { db: db as unknown as Database, kind: 'pglite', listen: async () => silentBus(), close: () => client.close() };
+}
+
+/** Migrates (unless told not to) and opens the pool every query of the service goes through. */
+async function openPool(url: string, options: OpenOptions): Promise<Pool> {
+  const { default: pg } = await import('pg');
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  if (options.migrate ?? true) {
+    // On a connection of its own, without the statement timeout: a migration may rewrite a big table.
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeouts.connectMs });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      // Instances started together would race on CREATE TABLE/TYPE: one migrates, the others wait here,
+      // then find every migration applied. A session lock, freed when this connection ends whatever happens.
+      await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      const { migrate: run } = await import('drizzle-orm/node-postgres/migrator');
+      await run(drizzle(client, { schema, casing: 'snake_case' }), { migrationsFolder: MIGRATIONS_FOLDER });
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    } finally {
+      await client.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: timeouts.connectMs,
+    statement_timeout: timeouts.queryMs,
+    query_timeout: timeouts.queryMs + 1_000,
+    keepAlive: true,
+  });
+  guardPool(pool, options.onConnectionLost ?? (() => {}));
+  return pool;
+}
+
+function drizzleOn(client: Pool | Client): Database {
+  return drizzle(client, { schema, casing: 'snake_case' }) as unknown as Database;
 }
 
 /** The rows of a raw `db.execute` result: both drivers return `{ rows }`. */

@@ -1,12 +1,11 @@
-// Bulk writes through COPY in the text format, on both databases: on PostgreSQL the lines stream
-// through pg-copy-streams inside one transaction; on PGlite they go in as blobs (`copy … from
-// '/dev/blob'`) a thousand lines per statement, with no transaction around them, so the one
-// connection PGlite has is never held for the whole write and other workflows' queries (and
+// Bulk writes through COPY in the text format, on both databases, through pg-copy-streams. On
+// PostgreSQL the lines stream inside one transaction. PGlite (one backend behind the relay, which
+// runs one statement at a time) gets them a thousand lines per COPY with no transaction around
+// them, so the backend is never held for the whole write and other workflows' queries (and
 // /healthz) get their turn between statements. A write cut short there leaves some rows, which
 // the next attempt upserts and completes: the replace converges either way.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from './client.ts';
@@ -22,10 +21,12 @@ export function pgPoolOf(db: Database): Pool | null {
   return client !== null && typeof client === 'object' && 'totalCount' in client && 'connect' in client ? (client as Pool) : null;
 }
 
-/** The PGlite instance behind a Drizzle database, or null on PostgreSQL. */
-export function pgliteOf(db: Database): PGlite | null {
-  const client = (db as unknown as { $client?: unknown }).$client;
-  return client !== null && typeof client === 'object' && 'dataDir' in client && 'exec' in client ? (client as PGlite) : null;
+/** Pools whose server is one backend that runs one statement at a time (PGlite behind the relay). */
+const singleBackend = new WeakSet<Pool>();
+
+/** Marks a pool as served by a single backend: bulk writes then go statement by statement. */
+export function markSingleBackend(pool: Pool): void {
+  singleBackend.add(pool);
 }
 
 /** One value in COPY's text format: \N for null, backslash escapes for the characters it reserves. */
@@ -66,36 +67,14 @@ function pgTarget(client: PoolClient): CopyTarget {
   };
 }
 
-/**
- * Lets the event loop turn. PGlite answers on promises alone: statement after statement, awaited
- * in a loop, never reaches the timers or the sockets, so without this a 300,000-row staging write
- * held every request for its whole 10 s instead of for one statement at a time.
- */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function pgliteTarget(pg: PGlite): CopyTarget {
+/** One backend (PGlite): autocommit statements, and a COPY per chunk of about a thousand lines. */
+function serialTarget(client: PoolClient): CopyTarget {
+  const target = pgTarget(client);
   return {
     transactional: false,
-    async query(text, values) {
-      const result = await pg.query<Record<string, unknown>>(text, values);
-      await turn();
-      return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
-    },
+    query: target.query,
     async copyIn(into, chunks) {
-      let batch: (string | Uint8Array)[] = [];
-      const flush = async () => {
-        if (batch.length === 0) return;
-        await pg.query(`copy ${into} from '/dev/blob'`, [], { blob: new Blob(batch) });
-        batch = [];
-        await turn();
-      };
-      for await (const chunk of chunks) {
-        batch.push(chunk);
-        if (batch.length >= PGLITE_CHUNKS_PER_STATEMENT) await flush();
-      }
-      await flush();
+      for await (const chunk of asBuffers(chunks)) await target.copyIn(into, [chunk]);
     },
   };
 }
@@ -106,12 +85,20 @@ function pgliteTarget(pg: PGlite): CopyTarget {
  * short there must be one the next attempt converges from).
  */
 export async function bulkWrite<T>(db: Database, work: (target: CopyTarget) => Promise<T>): Promise<T> {
-  const pglite = pgliteOf(db);
-  if (pglite) return work(pgliteTarget(pglite));
   const pool = pgPoolOf(db);
-  if (!pool) throw new Error('Bulk writes need PostgreSQL through pg, or PGlite.');
+  if (!pool) throw new Error('Bulk writes need a database opened through pg (openDatabase).');
   const client = await pool.connect();
   let broken: Error | undefined;
+  if (singleBackend.has(pool)) {
+    try {
+      return await work(serialTarget(client));
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
   try {
     await client.query('begin');
     await client.query(`set local statement_timeout = ${BULK_STATEMENT_MS}`);

@@ -19,7 +19,11 @@ import type { PGlite } from '@electric-sql/pglite';
  * - NotificationResponse messages are taken out of whichever response carries them and sent to the
  *   connections that ran LISTEN on that channel (simple-protocol LISTEN/UNLISTEN is tracked).
  *
- * - COPY FROM STDIN (which takes PGlite's backend down) is refused with an error instead.
+ * - COPY FROM STDIN (which takes PGlite's backend down when sent as it is) is served by the relay:
+ *   it answers CopyInResponse itself, gathers the CopyData up to CopyDone, then runs the statement
+ *   once on the whole data as `copy … from '/dev/blob'`, in the connection's turn like any request.
+ *   A statement the backend refuses is refused at CopyDone rather than before the data (PostgreSQL
+ *   refuses it at once); the client sees the same ErrorResponse either way.
  *
  * Shared by design, because there is one backend: session settings (SET), named prepared statements,
  * temp tables and the LISTEN set. A statement cannot be cancelled; a dropped client's statement runs
@@ -33,16 +37,25 @@ export interface WireServer {
 
 interface Connection {
   socket: Socket;
+  /** Received bytes not yet taken as messages; `incoming` holds the chunks not yet joined to it. */
   buffer: Buffer;
+  incoming: Buffer[];
+  incomingBytes: number;
+  /** Bytes `buffer` must reach before the next message is complete (0: unknown). */
+  need: number;
   started: boolean;
   pending: Buffer[];
   closed: boolean;
   channels: Set<string>;
+  /** Inside COPY FROM STDIN: the statement to run on the data, and the data gathered so far. */
+  copy: { statement: string; data: Buffer[] } | null;
 }
 
 interface Request {
   connection: Connection;
   messages: Buffer[];
+  /** COPY FROM STDIN: answer CopyInResponse and gather the data (start), or run it on the data. */
+  copy?: { start: string } | { data: Buffer[] };
 }
 
 const SSL_REQUEST = 80877103;
@@ -72,11 +85,25 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
 
   const run = async (request: Request) => {
     const { connection } = request;
+    if (request.copy && 'start' in request.copy) {
+      // In the connection's turn, so the answer follows whatever it asked before.
+      if (!connection.closed) {
+        connection.copy = { statement: request.copy.start, data: [] };
+        connection.socket.write(COPY_IN_RESPONSE);
+      }
+      return;
+    }
     let response: Buffer;
     try {
       const parts = await db.runExclusive(async () => {
         const out: Uint8Array[] = [];
-        for (const message of request.messages) out.push(await db.execProtocolRaw(message, { syncToFs: false }));
+        const blob = request.copy && 'data' in request.copy ? new Blob(request.copy.data) : undefined;
+        if (blob) await (db as unknown as BlobHost)._handleBlob(blob);
+        try {
+          for (const message of request.messages) out.push(await db.execProtocolRaw(message, { syncToFs: false }));
+        } finally {
+          if (blob) await (db as unknown as BlobHost)._cleanupBlob();
+        }
         await db.syncToFs();
         return out;
       });
@@ -117,13 +144,24 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
   };
 
   const onData = (connection: Connection, data: Buffer) => {
-    connection.buffer = connection.buffer.length ? Buffer.concat([connection.buffer, data]) : data;
+    // A big message (a 1 MiB parameter, a COPY chunk) comes in many socket chunks: they are joined
+    // once it is complete, not on every chunk, which copied it over and over.
+    connection.incoming.push(data);
+    connection.incomingBytes += data.length;
+    if (connection.buffer.length + connection.incomingBytes < connection.need) return;
+    connection.buffer = connection.buffer.length || connection.incoming.length > 1 ? Buffer.concat([connection.buffer, ...connection.incoming]) : data;
+    connection.incoming = [];
+    connection.incomingBytes = 0;
+    connection.need = 0;
     for (;;) {
       const b = connection.buffer;
       if (!connection.started) {
         if (b.length < 8) return;
         const length = b.readInt32BE(0);
-        if (b.length < length) return;
+        if (b.length < length) {
+          connection.need = length;
+          return;
+        }
         const code = b.readInt32BE(4);
         connection.buffer = b.subarray(length);
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
@@ -141,7 +179,10 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
       }
       if (b.length < 5) return;
       const length = 1 + b.readInt32BE(1);
-      if (b.length < length) return;
+      if (b.length < length) {
+        connection.need = length;
+        return;
+      }
       const message = Buffer.from(b.subarray(0, length));
       connection.buffer = b.subarray(length);
       const type = String.fromCharCode(message[0]!);
@@ -150,8 +191,32 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
         onClose(connection);
         return;
       }
-      if (type === 'Q') track(connection, message);
-      connection.pending.push(type === 'Q' && COPY_IN.test(queryText(message)) ? refuseCopyIn : message);
+      if (connection.copy) {
+        const copy = connection.copy;
+        if (type === 'd') {
+          copy.data.push(message.subarray(5));
+          continue;
+        }
+        if (type === 'H' || type === 'S') continue; // allowed during COPY, and ignored, as PostgreSQL does
+        connection.copy = null;
+        queue.push(
+          type === 'c'
+            ? { connection, messages: [frame('Q', cstring(copy.statement))], copy: { data: copy.data } }
+            : { connection, messages: [copyFailed(type === 'f' ? message.subarray(5, message.length - 1).toString('utf8') : `unexpected message type ${type}`)] },
+        );
+        pump();
+        continue;
+      }
+      if (type === 'Q') {
+        track(connection, message);
+        const statement = copyFromBlob(queryText(message));
+        if (statement !== null) {
+          queue.push({ connection, messages: [], copy: { start: statement } });
+          pump();
+          continue;
+        }
+      }
+      connection.pending.push(message);
       if (!ACCUMULATE.has(type)) {
         queue.push({ connection, messages: connection.pending });
         connection.pending = [];
@@ -161,7 +226,7 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
   };
 
   const server = createServer((socket) => {
-    const connection: Connection = { socket, buffer: Buffer.alloc(0), started: false, pending: [], closed: false, channels: new Set() };
+    const connection: Connection = { socket, buffer: Buffer.alloc(0), incoming: [], incomingBytes: 0, need: 0, started: false, pending: [], closed: false, channels: new Set(), copy: null };
     connections.add(connection);
     socket.setNoDelay(true);
     socket.on('data', (data) => onData(connection, data));
@@ -191,16 +256,31 @@ function queryText(message: Buffer): string {
   return message.subarray(5, message.length - 1).toString('utf8');
 }
 
+/** PGlite's own way to feed COPY FROM a file: the data it reads as `/dev/blob` during one query. */
+interface BlobHost {
+  _handleBlob(blob?: Blob): Promise<void>;
+  _cleanupBlob(): Promise<void>;
+}
+
 /**
- * PGlite's backend does not survive COPY FROM STDIN over the wire protocol (the connection dies and
- * the server with it), so such a statement is replaced by one that fails the same way a refusal
- * from PostgreSQL would: an ErrorResponse (0A000) in the client's own transaction state.
+ * `copy <table> [(columns)] from stdin [options]` as the statement that reads the same data from
+ * PGlite's `/dev/blob`, or null for any other statement. PGlite's backend does not survive COPY FROM
+ * STDIN over the wire protocol (the connection dies and the server with it), so it never sees one.
  */
-const COPY_IN = /^\s*copy\b[\s\S]*\bfrom\s+stdin\b/i;
-const refuseCopyIn = frame(
-  'Q',
-  cstring(`do $$ begin raise exception using errcode = 'feature_not_supported', message = 'COPY FROM STDIN is not supported by PGlite over the wire protocol'; end $$`),
-);
+export function copyFromBlob(text: string): string | null {
+  const m = COPY_IN.exec(text);
+  return m ? `${m[1]}'/dev/blob'${m[2]}` : null;
+}
+const COPY_IN = /^(\s*copy\b[\s\S]*?\bfrom\s+)stdin\b([\s\S]*)$/i;
+
+/** CopyInResponse: text format, no per-column formats (clients read the overall one). */
+const COPY_IN_RESPONSE = frame('G', Buffer.from([0, 0, 0]));
+
+/** A client's CopyFail, as the error PostgreSQL answers it with, in the client's own transaction state. */
+function copyFailed(reason: string): Buffer {
+  const message = `COPY from stdin failed: ${reason}`.replace(/'/g, "''");
+  return frame('Q', cstring(`do $fail$ begin raise exception using errcode = 'query_canceled', message = '${message.replace(/\$fail\$/g, '')}'; end $fail$`));
+}
 
 function track(connection: Connection, message: Buffer): void {
   const text = queryText(message);

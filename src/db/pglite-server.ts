@@ -19,6 +19,8 @@ export interface PgliteServerOptions {
   maxConnections?: number;
   /** How long opening may take before it fails (default 60 s). */
   startTimeoutMs?: number;
+  /** Called once if the worker ends (a crash, an abort of PGlite's WebAssembly) without close(). */
+  onExit?: (error: Error) => void;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function startPgliteServer(dataDir: string | null, options: PgliteS
   let onMessage: (listener: (message: unknown) => void) => void;
   let exited: Promise<void>;
   let kill: () => void;
+  let lastError: Error | undefined;
   if (options.isolate === 'process') {
     const child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, PGLITE_WORKER_DATA: JSON.stringify(data) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     send = (m) => child.send(m as string);
@@ -41,7 +44,10 @@ export async function startPgliteServer(dataDir: string | null, options: PgliteS
     // Node 20 does not apply --import hooks to a worker's own entry: the worker registers tsx first.
     const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(WORKER.href)}); })`;
     const worker = new Worker(boot, { eval: true, workerData: data });
-    worker.on('error', (error) => failed(error));
+    worker.on('error', (error) => {
+      lastError = error;
+      failed(error);
+    });
     send = (m) => worker.postMessage(m);
     onMessage = (l) => worker.on('message', l);
     exited = new Promise((resolve) => worker.once('exit', () => resolve()));
@@ -71,6 +77,9 @@ export async function startPgliteServer(dataDir: string | null, options: PgliteS
     });
   });
   let closing: Promise<void> | null = null;
+  void exited.then(() => {
+    if (!closing) options.onExit?.(new Error(`The embedded database (PGlite) stopped${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError }));
+  });
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
     close: () =>

@@ -48,6 +48,11 @@ export async function startService(config: Config, logger: Logger = createLogger
   const handle = await openDatabase(config.database, {
     timeouts: config.databaseTimeouts,
     onConnectionLost: (error) => logger.warn({ err: error }, 'database connection lost; the pool opens a new one'),
+    // Nothing can be served without it; a restart reopens it and resumes every unfinished workflow.
+    onEmbeddedExit: (error) => {
+      logger.error({ err: error }, 'the embedded database stopped; exiting so a restart resumes the unfinished workflows');
+      process.exit(1);
+    },
   });
   const store = createStore(handle.db);
   const bus = await handle.listen((error) => logger.warn({ err: error }, 'listening connection lost; opening it again'));

@@ -1,9 +1,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgliteServer, type PgliteServer } from '../../src/db/pglite-server.ts';
+
+/** Streams lines into a COPY FROM STDIN; with `fail`, the stream errors after them (the client sends CopyFail). */
+async function copyLines(c: pg.Client, statement: string, lines: string[], fail?: Error): Promise<void> {
+  const source = Readable.from(
+    (async function* () {
+      for (const line of lines) yield `${line}\n`;
+      if (fail) throw fail;
+    })(),
+  );
+  await pipeline(source, c.query(copyFrom(statement)));
+}
 
 async function client(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, query_timeout: 20_000 });
@@ -35,6 +49,12 @@ describe('startPgliteServer', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query('insert into kv values ($1, $2)', [i, `v${i}`])));
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query('select v from kv where k = $1', [i])));
     expect(answers.map((r) => r.rows[0].v)).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+  });
+
+  it('takes messages far bigger than a socket chunk (a 3 MB parameter) whole', async () => {
+    const big = 'x'.repeat(3 * 1024 * 1024 - 7) + 'the end';
+    const { rows } = await pool.query('select length($1::text) as n, right($1::text, 7) as tail', [big]);
+    expect(rows[0]).toEqual({ n: big.length, tail: 'the end' });
   });
 
   it('keeps a transaction on its own connection', async () => {
@@ -71,9 +91,29 @@ describe('startPgliteServer', () => {
     await listener.end();
   });
 
-  it('refuses COPY FROM STDIN with an error and serves the same connection on', async () => {
+  it('takes COPY FROM STDIN, in and out of a transaction, and serves the same connection on', async () => {
     const c = await client(server.url);
-    await expect(c.query('copy kv from stdin')).rejects.toMatchObject({ code: '0A000' });
+    await copyLines(c, 'copy kv (k, v) from stdin', ['300\tone', '301\ttwo\\ttab', '302\tthree']);
+    await c.query('begin');
+    await copyLines(c, 'COPY kv from STDIN', ['303\tfour']);
+    await c.query('rollback');
+    const { rows } = await c.query('select k, v from kv where k >= 300 order by k');
+    expect(rows).toEqual([
+      { k: 300, v: 'one' },
+      { k: 301, v: 'two\ttab' },
+      { k: 302, v: 'three' },
+    ]);
+    await c.end();
+  });
+
+  it('answers a COPY the backend refuses with its error, and ends one the client gives up, leaving nothing', async () => {
+    const c = await client(server.url);
+    await expect(copyLines(c, 'copy kv from stdin', ['400\tok', 'not-a-number\tbad'])).rejects.toMatchObject({ code: '22P02' });
+    await expect(copyLines(c, 'copy missing_table from stdin', ['1'])).rejects.toMatchObject({ code: '42P01' });
+    await c.query('begin');
+    await expect(copyLines(c, 'copy kv from stdin', ['401\tx'], new Error('client gave up'))).rejects.toThrow('client gave up');
+    await c.query('rollback');
+    expect((await c.query('select count(*)::int as n from kv where k >= 400')).rows[0].n).toBe(0);
     expect((await c.query('select 1 as one')).rows[0].one).toBe(1);
     await c.end();
   });
@@ -85,7 +125,7 @@ describe('startPgliteServer', () => {
     const again = await startPgliteServer(dataDir);
     try {
       const c = await client(again.url);
-      expect((await c.query('select count(*)::int as n from kv')).rows[0].n).toBe(21);
+      expect((await c.query('select count(*)::int as n from kv')).rows[0].n).toBe(24);
       await c.end();
     } finally {
       await again.close();
