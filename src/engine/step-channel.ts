@@ -1,8 +1,8 @@
 // The line between a step's worker thread and the main thread, for the rows a step reads or makes
 // in bulk: the staged assets it reads and the staging rows it writes travel a batch at a time
 // through a MessagePort, with a small window of batches in flight, so neither side ever holds all
-// of them (at 300,000 assets, some 260 MB of JSON each way). The main thread does the database
-// work (PGlite lives there); the worker only computes.
+// of them (at 300,000 assets, some 260 MB of JSON each way). The main thread talks to the database
+// (PostgreSQL, or PGlite in its own thread, both through pg); the worker only computes.
 import type { MessagePort } from 'node:worker_threads';
 import type { StoredFile } from '../db/artifacts.ts';
 import type { InventoryKind, StagedColumn } from '../db/inventory.ts';
@@ -12,7 +12,11 @@ const WINDOW = 4;
 
 /** What the main thread does for a step in a worker: the database side of its bulk rows. */
 export interface StepHost {
-  /** The workflow's uploaded files, asked for only when the worker has not parsed them already. */
+  /**
+   * The workflow's uploaded files, asked for only when the worker has not parsed them already. A
+   * file whose bytes are a whole ArrayBuffer is moved to the worker, not copied: hand over buffers
+   * nothing else uses (the store reads them anew each time).
+   */
   files(): Promise<StoredFile[]>;
   /** Replaces the workflow's staging rows of one table with these COPY text parts, taken as they come. */
   stage(kind: InventoryKind, parts: AsyncIterable<Uint8Array>): Promise<void>;
@@ -112,7 +116,8 @@ export function serveStepChannel(port: MessagePort, host: StepHost): { failure: 
         break;
       case 'files':
         host.files().then(
-          (files) => send({ type: 'files', files }),
+          // Moved, not copied, where a file's bytes are a buffer of their own (a big upload read from its parts).
+          (files) => send({ type: 'files', files }, files.map((f) => f.content).filter(ownsItsBuffer).map((c) => c.buffer as ArrayBuffer)),
           (error: unknown) => send({ type: 'files', error: fail(error) }),
         );
         break;
@@ -190,4 +195,9 @@ export function workerChannel(port: MessagePort) {
 
     close: () => port.close(),
   };
+}
+
+/** Whether a view covers the whole of its ArrayBuffer, so moving that buffer moves nothing else. */
+function ownsItsBuffer(view: Uint8Array): boolean {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && !(view.buffer instanceof SharedArrayBuffer);
 }

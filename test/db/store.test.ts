@@ -75,6 +75,13 @@ for (const driver of DRIVERS) {
       const parts = rowsOf<{ idx: number; n: number }>(await store.db.execute(sql`select idx, count(*)::int as n from dataset_file_parts where workflow_id = ${id} group by idx order by idx`));
       expect(parts).toEqual([{ idx: 1, n: 3 }]);
       expect((await store.listFiles(id)).map((f) => f.sizeBytes)).toEqual([11, large.byteLength, exact.byteLength]);
+      // Read into one buffer of the recorded size, its own, so it can be moved to a step thread.
+      expect(files[1]!.content.byteLength).toBe(files[1]!.content.buffer.byteLength);
+      // Parts that do not add up to the recorded size are refused, never returned cut short or overrun.
+      await store.db.execute(sql`update dataset_files set size_bytes = size_bytes - 1 where workflow_id = ${id} and idx = 1`);
+      await expect(store.loadFiles(id)).rejects.toThrow(/holds more bytes than its recorded size/);
+      await store.db.execute(sql`update dataset_files set size_bytes = size_bytes + 2 where workflow_id = ${id} and idx = 1`);
+      await expect(store.loadFiles(id)).rejects.toThrow(new RegExp(`holds ${large.byteLength} bytes, not its recorded size, ${large.byteLength + 1}`));
     });
 
     it('persists contiguous changes with gapless audit seq equal to the version', async () => {

@@ -36,7 +36,8 @@ describe('step pool', () => {
   });
   /** The main thread's side: the files when the worker asks, staging rows counted as they come. */
   const host = (csv: string | Uint8Array, staged = { kind: '', lines: 0, parts: 0 }): StepHost => ({
-    files: async () => [{ name: 'things.csv', format: 'csv', content: typeof csv === 'string' ? utf8(csv) : csv }],
+    // A copy each time, as the store reads it anew: a file's own buffer is moved to the thread.
+    files: async () => [{ name: 'things.csv', format: 'csv', content: typeof csv === 'string' ? utf8(csv) : csv.slice() }],
     stage: async (kind, parts) => {
       for await (const part of parts) {
         staged.parts += 1;
@@ -56,6 +57,20 @@ describe('step pool', () => {
     expect(result.summary.outputs.cmdb_data).toMatchObject({ records: 50, files: [{ name: 'things.csv', format: 'csv', bytes: utf8(csv).byteLength }] });
     expect(result.saves.map((s) => s.key)).toEqual([ARTIFACT.analysis]);
     expect(JSON.parse(new TextDecoder().decode(result.saves[0]!.bytes))).toMatchObject({ source: { system: 'servicenow' } });
+  });
+
+  it('moves a file whose bytes are a whole buffer to the thread instead of copying it; a slice of one is copied', async () => {
+    const { csv } = serviceNowCiCsv({ rows: 20, seed: 3 });
+    const whole = utf8(csv);
+    const inBigger = new Uint8Array(whole.byteLength + 8);
+    inBigger.set(whole, 8);
+    const slice = inBigger.subarray(8);
+    for (const [id, content] of [['moved', whole], ['copied', slice]] as const) {
+      const result = await pool.run(analysisTask(id, csv), never(), { ...host(csv), files: async () => [{ name: 'things.csv', format: 'csv', content }] });
+      expect(result.summary.outputs.cmdb_data).toMatchObject({ records: 20 });
+    }
+    expect(whole.byteLength).toBe(0); // detached: its memory went with it
+    expect(new TextDecoder().decode(slice)).toBe(csv);
   });
 
   it('terminates the thread of a task whose signal aborts', async () => {
