@@ -1,4 +1,4 @@
-import type { WorkflowStore } from '../src/db/store.ts';
+import { createStore, type WorkflowStore } from '../src/db/store.ts';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
@@ -88,6 +88,7 @@ export function startBenchService(db: PhaseDatabase, options: { logger: Logger; 
   const tracker = new StatusTracker();
   const { engine, app, feed } = wireService({
     store: db.store,
+    healthStore: createStore(db.handle.healthDb),
     logger,
     maxUploadBytes: MAX_UPLOAD_BYTES,
     // As main.ts sizes it; STEP_WORKERS=0 measures the steps on the main thread.

@@ -4,12 +4,18 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Client, Pool, PoolClient } from 'pg';
 import { listenOn, silentBus, type Bus } from './bus.ts';
 import { markSingleBackend } from './copy.ts';
+import { PRIORITY_APPLICATION } from './pglite-relay.ts';
 import * as schema from './schema.ts';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export interface DatabaseHandle {
   db: Database;
+  /**
+   * The same database on a pool of its own (two connections) for the health probe: a probe never
+   * waits for a slot of the busy main pool, and on PGlite the relay serves it first.
+   */
+  healthDb: Database;
   kind: 'postgres' | 'pglite';
   /** Opens the notification bus of the instances sharing this database (silent on PGlite: one process only). */
   listen(onLost?: (error: Error) => void): Promise<Bus>;
@@ -53,11 +59,15 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.m
 export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<DatabaseHandle> {
   if ('url' in config) {
     const pool = await openPool(config.url, options);
+    const health = await openPool(config.url, { ...options, migrate: false, poolSize: HEALTH_POOL_SIZE, applicationName: PRIORITY_APPLICATION });
     return {
       db: drizzleOn(pool),
+      healthDb: drizzleOn(health),
       kind: 'postgres',
       listen: (onLost) => listenOn(config.url, { connectTimeoutMs: (options.timeouts ?? DEFAULT_TIMEOUTS).connectMs, onLost }),
-      close: () => pool.end(),
+      close: async () => {
+        await Promise.all([pool.end(), health.end()]);
+      },
     };
   }
   const { startPgliteServer } = await import('./pglite-server.ts');
@@ -65,12 +75,14 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   try {
     const pool = await openPool(server.url, options);
     markSingleBackend(pool);
+    const health = await openPool(server.url, { ...options, migrate: false, poolSize: HEALTH_POOL_SIZE, applicationName: PRIORITY_APPLICATION });
     return {
       db: drizzleOn(pool),
+      healthDb: drizzleOn(health),
       kind: 'pglite',
       listen: async () => silentBus(),
       close: async () => {
-        await pool.end().catch(() => undefined);
+        await Promise.all([pool.end().catch(() => undefined), health.end().catch(() => undefined)]);
         await server.close();
       },
     };
@@ -80,8 +92,10 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   }
 }
 
-/** Migrates (unless told not to) and opens the pool every query of the service goes through. */
-async function openPool(url: string, options: OpenOptions): Promise<Pool> {
+const HEALTH_POOL_SIZE = 2;
+
+/** Migrates (unless told not to) and opens a pool the service's queries go through. */
+async function openPool(url: string, options: OpenOptions & { applicationName?: string }): Promise<Pool> {
   const { default: pg } = await import('pg');
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   if (options.migrate ?? true) {
@@ -107,6 +121,7 @@ async function openPool(url: string, options: OpenOptions): Promise<Pool> {
     statement_timeout: timeouts.queryMs,
     query_timeout: timeouts.queryMs + 1_000,
     keepAlive: true,
+    ...(options.applicationName ? { application_name: options.applicationName } : {}),
   });
   guardPool(pool, options.onConnectionLost ?? (() => {}));
   return pool;

@@ -16,6 +16,9 @@ import type { PGlite } from '@electric-sql/pglite';
  *   query, only the connection that opened it is served; the others wait;
  * - a connection that goes away while it holds the backend is rolled back (Sync then ROLLBACK), its
  *   queued requests are dropped, and the others carry on;
+ * - a connection whose startup names application_name PRIORITY_APPLICATION (the service's health
+ *   probe) goes before the others queued, so a probe waits for the statement running, not for
+ *   every request queued behind it;
  * - NotificationResponse messages are taken out of whichever response carries them and sent to the
  *   connections that ran LISTEN on that channel (simple-protocol LISTEN/UNLISTEN is tracked).
  *
@@ -47,6 +50,8 @@ interface Connection {
   pending: Buffer[];
   closed: boolean;
   channels: Set<string>;
+  /** Served before the other connections' queued requests (see PRIORITY_APPLICATION). */
+  priority: boolean;
   /** Inside COPY FROM STDIN: the statement to run on the data, and the data gathered so far. */
   copy: { statement: string; data: Buffer[] } | null;
 }
@@ -57,6 +62,9 @@ interface Request {
   /** COPY FROM STDIN: answer CopyInResponse and gather the data (start), or run it on the data. */
   copy?: { start: string } | { data: Buffer[] };
 }
+
+/** The application_name of connections served first: the health probe's, whose answer is a liveness signal. */
+export const PRIORITY_APPLICATION = 'discovery-flow health';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -73,13 +81,21 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
 
   const pump = () => {
     if (running || queue.length === 0) return;
-    const index = owner ? queue.findIndex((r) => r.connection === owner) : 0;
+    const index = owner ? queue.findIndex((r) => r.connection === owner) : Math.max(0, queue.findIndex((r) => r.connection.priority));
     if (index < 0) return;
     const [request] = queue.splice(index, 1);
     running = true;
     void run(request!).finally(() => {
-      running = false;
-      pump();
+      // The next request only after the event loop has polled the sockets: PGlite executes
+      // synchronously, so the bytes that arrived meanwhile (a probe's query, say) are read only
+      // then, and must be queued before the next request is picked. A check phase comes right after
+      // a poll, so it takes the second one to be sure a poll came between.
+      setImmediate(() =>
+        setImmediate(() => {
+          running = false;
+          pump();
+        }),
+      );
     });
   };
 
@@ -173,7 +189,9 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
           return;
         }
         connection.started = true;
-        queue.push({ connection, messages: [Buffer.from(b.subarray(0, length))] });
+        const startup = Buffer.from(b.subarray(0, length));
+        connection.priority = startupParameter(startup, 'application_name') === PRIORITY_APPLICATION;
+        queue.push({ connection, messages: [startup] });
         pump();
         continue;
       }
@@ -226,7 +244,7 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
   };
 
   const server = createServer((socket) => {
-    const connection: Connection = { socket, buffer: Buffer.alloc(0), incoming: [], incomingBytes: 0, need: 0, started: false, pending: [], closed: false, channels: new Set(), copy: null };
+    const connection: Connection = { socket, buffer: Buffer.alloc(0), incoming: [], incomingBytes: 0, need: 0, started: false, pending: [], closed: false, channels: new Set(), copy: null, priority: false };
     connections.add(connection);
     socket.setNoDelay(true);
     socket.on('data', (data) => onData(connection, data));
@@ -250,6 +268,13 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
       while (running || queue.length > 0) await new Promise((r) => setTimeout(r, 5));
     },
   };
+}
+
+/** A parameter of a StartupMessage (length, protocol version, then name/value C strings). */
+function startupParameter(message: Buffer, name: string): string | null {
+  const fields = message.subarray(8).toString('utf8').split('\0');
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
+  return null;
 }
 
 function queryText(message: Buffer): string {

@@ -242,8 +242,9 @@ export class WorkflowEngine {
   }
 
   /** The instances sharing the database that wrote a heartbeat within the timeout. */
-  liveInstances(): Promise<LiveInstance[]> {
-    return this.deps.store.liveInstances(this.leases.deadAfterMs);
+  /** The instances that wrote a heartbeat lately, read through `store` (default: the engine's). */
+  liveInstances(store: Pick<WorkflowStore, 'liveInstances'> = this.deps.store): Promise<LiveInstance[]> {
+    return store.liveInstances(this.leases.deadAfterMs);
   }
 
   get liveCount(): number {

@@ -168,7 +168,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
   });
 
-  const probe = createHealthProbe(() => Promise.all([deps.queries.needsMigration(), deps.engine.liveInstances()]));
+  const probe = createHealthProbe(deps.health);
   app.openapi(getHealth, async (c) => {
     const health = await probe();
     if (!health.ok) {

@@ -1,5 +1,6 @@
 import type { Context, Tracer } from '@opentelemetry/api';
 import type { z } from 'zod';
+import type { LiveInstance } from '../db/cluster.ts';
 import type { WorkflowEngine } from '../engine/engine.ts';
 import type { Logger } from '../engine/logger.ts';
 import type { WorkflowQueries } from '../engine/queries.ts';
@@ -27,6 +28,8 @@ export interface AppDeps {
   corsOrigins: string[];
   /** HTTP server spans (and the context a create hands the engine). */
   tracer: Tracer;
+  /** What /healthz asks the database: workflows left for another machine version, and the live instances. */
+  health: () => Promise<[number, LiveInstance[]]>;
 }
 
 /** `principal` is the API key's name, or null when auth is off. */

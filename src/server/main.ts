@@ -61,6 +61,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   if (config.tracing) logger.info({ traces: config.tracing.tracesUrl, service: config.tracing.serviceName }, 'exporting traces over OTLP/HTTP');
   const { engine, app } = wireService({
     store,
+    healthStore: createStore(handle.healthDb),
     logger,
     maxUploadBytes: config.maxUploadBytes,
     apiKeys: config.apiKeys,

@@ -23,6 +23,8 @@ import { SSE_HEARTBEAT_MS, SSE_RETRY_MS, type StreamOptions } from './stream.ts'
 
 export interface WireOptions {
   store: WorkflowStore;
+  /** The store on the health pool (DatabaseHandle.healthDb), which /healthz reads; default: `store`. */
+  healthStore?: Pick<WorkflowStore, 'countWithStatus' | 'liveInstances'>;
   logger: Logger;
   maxUploadBytes: number;
   /** Builds the step actors; the hooks feed the step metrics and batch step-run records into the group commit. */
@@ -144,6 +146,10 @@ export function wireService(options: WireOptions) {
     apiKeys: options.apiKeys ?? [],
     corsOrigins: options.corsOrigins ?? [],
     tracer,
+    health: () => {
+      const store = options.healthStore ?? options.store;
+      return Promise.all([store.countWithStatus('needs_migration'), engine.liveInstances(store)]);
+    },
   });
   return { engine, queries, app, feed, metrics };
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRIORITY_APPLICATION } from '../../src/db/pglite-relay.ts';
 import { startPgliteServer, type PgliteServer } from '../../src/db/pglite-server.ts';
 
 /** Streams lines into a COPY FROM STDIN; with `fail`, the stream errors after them (the client sends CopyFail). */
@@ -55,6 +56,21 @@ describe('startPgliteServer', () => {
     const big = 'x'.repeat(3 * 1024 * 1024 - 7) + 'the end';
     const { rows } = await pool.query('select length($1::text) as n, right($1::text, 7) as tail', [big]);
     expect(rows[0]).toEqual({ n: big.length, tail: 'the end' });
+  });
+
+  it('serves the health probe connection (its application_name) before the requests queued ahead of it', async () => {
+    const probe = new pg.Client({ connectionString: server.url, application_name: PRIORITY_APPLICATION });
+    probe.on('error', () => {});
+    await probe.connect();
+    const busy = await Promise.all(Array.from({ length: 4 }, () => client(server.url)));
+    const finished: string[] = [];
+    const heavy = busy.map((c, i) => c.query('select count(*) from generate_series(1, 1500000)').then(() => finished.push(`heavy${i}`)));
+    await new Promise((r) => setTimeout(r, 30));
+    await probe.query('select 1').then(() => finished.push('probe'));
+    await Promise.all(heavy);
+    // In arrival order it would come last; first, it waits only for what is running when it arrives.
+    expect(finished.indexOf('probe')).toBeLessThanOrEqual(1);
+    await Promise.all([probe.end(), ...busy.map((c) => c.end())]);
   });
 
   it('keeps a transaction on its own connection', async () => {
