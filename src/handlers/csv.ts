@@ -10,6 +10,15 @@ const CANDIDATES = [',', ';', '\t', '|'] as const;
 /** Splits text into records of raw fields; stops after `limit` records when given. */
 export function parseCsvRecords(text: string, delimiter: string, limit = Infinity): string[][] {
   const records: string[][] = [];
+  if (limit > 0) forEachCsvRecord(text, delimiter, (record) => records.push(record) < limit);
+  return records;
+}
+
+/**
+ * Reads text record by record in one pass, handing each record of raw fields to `visit` as soon as
+ * it ends, so no list of all records is ever built; `visit` returns false to stop.
+ */
+export function forEachCsvRecord(text: string, delimiter: string, visit: (record: string[]) => boolean | void): void {
   const delim = delimiter.charCodeAt(0);
   const length = text.length;
   let record: string[] = [];
@@ -17,7 +26,8 @@ export function parseCsvRecords(text: string, delimiter: string, limit = Infinit
   let field: string | null = null;
   let index = 0;
   let fieldStart = 0;
-  while (index < length && records.length < limit) {
+  let going = true;
+  while (index < length && going) {
     const code = text.charCodeAt(index);
     if (code === QUOTE && index === fieldStart) {
       // Quoted field: read up to the closing quote, unescaping "".
@@ -60,7 +70,7 @@ export function parseCsvRecords(text: string, delimiter: string, limit = Infinit
     }
     if (code === CR || code === LF) {
       record.push(field ?? text.slice(fieldStart, index));
-      records.push(record);
+      going = visit(record) !== false;
       record = [];
       field = null;
       index += code === CR && text.charCodeAt(index + 1) === LF ? 2 : 1;
@@ -69,11 +79,10 @@ export function parseCsvRecords(text: string, delimiter: string, limit = Infinit
     }
     index++;
   }
-  if (records.length < limit && (fieldStart < length || record.length > 0 || field !== null)) {
+  if (going && (fieldStart < length || record.length > 0 || field !== null)) {
     record.push(field ?? text.slice(fieldStart, length));
-    records.push(record);
+    visit(record);
   }
-  return records;
 }
 
 /** Picks the delimiter that splits the first records into the most, most consistent fields. */
@@ -114,17 +123,18 @@ export function uniqueColumns(names: string[]): string[] {
   });
 }
 
+/** The header (the first record that is not blank) and the rows after it, in one pass over the text. */
 export function parseCsv(text: string, delimiter = detectDelimiter(text)): ParsedCsv {
-  const records = parseCsvRecords(text, delimiter);
-  let start = 0;
-  while (start < records.length && isBlank(records[start])) start++;
-  if (start >= records.length) return { delimiter, columns: [], rows: [] };
-  const columns = uniqueColumns(records[start]);
-  const headerColumns = columns.length;
+  let columns: string[] | null = null;
+  let headerColumns = 0;
   const rows: Row[] = [];
-  for (let index = start + 1; index < records.length; index++) {
-    const record = records[index];
-    if (isBlank(record)) continue;
+  forEachCsvRecord(text, delimiter, (record) => {
+    if (isBlank(record)) return;
+    if (!columns) {
+      columns = uniqueColumns(record);
+      headerColumns = columns.length;
+      return;
+    }
     // Extra trailing fields get their own columns instead of being dropped.
     while (record.length > columns.length) columns.push(`column_${columns.length + 1}`);
     const row: Row = {};
@@ -134,10 +144,12 @@ export function parseCsv(text: string, delimiter = detectDelimiter(text)): Parse
       row[columns[column]] = value === '' ? null : value;
     }
     rows.push(row);
-  }
+  });
+  if (!columns) return { delimiter, columns: [], rows: [] };
+  const found: string[] = columns;
   // Rows read before a longer one appeared get the new columns too, so every row has every column.
-  if (columns.length > headerColumns) for (const row of rows) for (const column of columns) if (!(column in row)) row[column] = null;
-  return { delimiter, columns, rows };
+  if (found.length > headerColumns) for (const row of rows) for (const column of found) if (!(column in row)) row[column] = null;
+  return { delimiter, columns: found, rows };
 }
 
 function isBlank(record: string[]): boolean {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { detectDelimiter, parseCsv, parseCsvRecords } from '../../src/handlers/csv.ts';
+import { detectDelimiter, forEachCsvRecord, parseCsv, parseCsvRecords } from '../../src/handlers/csv.ts';
 import { csvField } from '../fixtures/generate.ts';
 
 // csv-parse is the reference: the hand-written parser stays only because it gives the same records
@@ -55,6 +55,26 @@ describe('parseCsvRecords', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('forEachCsvRecord', () => {
+  it('hands over each record as it ends, quoted newlines included, and stops when told', () => {
+    const text = 'a,b\n"x\ny",2\n3,4\n5,6';
+    const seen: string[][] = [];
+    forEachCsvRecord(text, ',', (record) => {
+      seen.push(record);
+      return seen.length < 3;
+    });
+    expect(seen).toEqual([
+      ['a', 'b'],
+      ['x\ny', '2'],
+      ['3', '4'],
+    ]);
+    const all: string[][] = [];
+    forEachCsvRecord(text, ',', (record) => void all.push(record));
+    expect(all).toEqual(parseCsvRecords(text, ','));
+    expect(all).toHaveLength(4);
   });
 });
 
