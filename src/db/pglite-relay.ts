@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 
@@ -52,6 +53,8 @@ interface Connection {
   channels: Set<string>;
   /** Served before the other connections' queued requests (see PRIORITY_APPLICATION). */
   priority: boolean;
+  /** The startup message held back until the client gives the password. */
+  awaitingPassword: Buffer | null;
   /** Inside COPY FROM STDIN: the statement to run on the data, and the data gathered so far. */
   copy: { statement: string; data: Buffer[] } | null;
 }
@@ -72,27 +75,42 @@ const CANCEL_REQUEST = 80877102;
 /** Messages that wait for the rest of their request (extended query, COPY data); any other type ends one. */
 const ACCUMULATE = new Set(['P', 'B', 'D', 'E', 'C', 'd']);
 
-export async function serveWire(db: PGlite, options: { host?: string; port?: number } = {}): Promise<WireServer> {
+export interface WireOptions {
+  host?: string;
+  port?: number;
+  /**
+   * The password every connection must give (cleartext, over loopback) before it reaches the
+   * database: other users of the machine can connect to a port on 127.0.0.1 too. None: trust.
+   */
+  password?: string;
+}
+
+export async function serveWire(db: PGlite, options: WireOptions = {}): Promise<WireServer> {
   const connections = new Set<Connection>();
   let queue: Request[] = [];
   /** The connection the backend's open transaction (or unsynced extended query) belongs to. */
   let owner: Connection | null = null;
   let running = false;
+  /** Between a request's end and the next pick (see below): nothing starts, but the backend is free. */
+  let cooling = false;
 
   const pump = () => {
-    if (running || queue.length === 0) return;
+    if (running || cooling || queue.length === 0) return;
     const index = owner ? queue.findIndex((r) => r.connection === owner) : Math.max(0, queue.findIndex((r) => r.connection.priority));
     if (index < 0) return;
     const [request] = queue.splice(index, 1);
     running = true;
     void run(request!).finally(() => {
+      running = false;
       // The next request only after the event loop has polled the sockets: PGlite executes
       // synchronously, so the bytes that arrived meanwhile (a probe's query, say) are read only
       // then, and must be queued before the next request is picked. A check phase comes right after
-      // a poll, so it takes the second one to be sure a poll came between.
+      // a poll, so it takes the second one to be sure a poll came between. Meanwhile a socket that
+      // closes while it holds the backend queues its rollback (it is not running).
+      cooling = true;
       setImmediate(() =>
         setImmediate(() => {
-          running = false;
+          cooling = false;
           pump();
         }),
       );
@@ -191,6 +209,12 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
         connection.started = true;
         const startup = Buffer.from(b.subarray(0, length));
         connection.priority = startupParameter(startup, 'application_name') === PRIORITY_APPLICATION;
+        if (options.password !== undefined) {
+          // The backend sees the startup only once the password is right.
+          connection.awaitingPassword = startup;
+          connection.socket.write(frame('R', int32(3))); // AuthenticationCleartextPassword
+          continue;
+        }
         queue.push({ connection, messages: [startup] });
         pump();
         continue;
@@ -204,6 +228,18 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
       const message = Buffer.from(b.subarray(0, length));
       connection.buffer = b.subarray(length);
       const type = String.fromCharCode(message[0]!);
+      if (connection.awaitingPassword) {
+        const startup = connection.awaitingPassword;
+        connection.awaitingPassword = null;
+        if (type !== 'p' || !samePassword(message.subarray(5, message.length - 1), options.password!)) {
+          connection.socket.end(fatal('28P01', 'password authentication failed for the embedded database'));
+          onClose(connection);
+          return;
+        }
+        queue.push({ connection, messages: [startup] });
+        pump();
+        continue;
+      }
       if (type === 'X') {
         connection.socket.end();
         onClose(connection);
@@ -244,7 +280,7 @@ export async function serveWire(db: PGlite, options: { host?: string; port?: num
   };
 
   const server = createServer((socket) => {
-    const connection: Connection = { socket, buffer: Buffer.alloc(0), incoming: [], incomingBytes: 0, need: 0, started: false, pending: [], closed: false, channels: new Set(), copy: null, priority: false };
+    const connection: Connection = { socket, buffer: Buffer.alloc(0), incoming: [], incomingBytes: 0, need: 0, started: false, pending: [], closed: false, channels: new Set(), copy: null, priority: false, awaitingPassword: null };
     connections.add(connection);
     socket.setNoDelay(true);
     socket.on('data', (data) => onData(connection, data));
@@ -341,6 +377,23 @@ function split(response: Buffer): { kept: Buffer; notifications: { channel: stri
   }
   keep.push(response.subarray(start));
   return { kept: notifications.length ? Buffer.concat(keep) : response, notifications, status };
+}
+
+function samePassword(given: Buffer, password: string): boolean {
+  const expected = Buffer.from(password, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** An ErrorResponse of severity FATAL, as a server sends before it closes the connection. */
+function fatal(code: string, message: string): Buffer {
+  const fields = Buffer.concat([Buffer.from('S'), cstring('FATAL'), Buffer.from('V'), cstring('FATAL'), Buffer.from('C'), cstring(code), Buffer.from('M'), cstring(message), Buffer.from([0])]);
+  return frame('E', fields);
+}
+
+function int32(value: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeInt32BE(value);
+  return out;
 }
 
 function frame(type: string, body: Buffer): Buffer {

@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { PgliteWorkerData } from './pglite-worker.ts';
 
@@ -28,7 +29,10 @@ export interface PgliteServerOptions {
  * PostgreSQL wire protocol on a free port of 127.0.0.1, so the service can talk `pg` to it.
  */
 export async function startPgliteServer(dataDir: string | null, options: PgliteServerOptions = {}): Promise<PgliteServer> {
-  const data: PgliteWorkerData = { dataDir, server: options.server, maxConnections: options.maxConnections };
+  // A fresh secret per start, so other users of the machine cannot reach the database through the port:
+  // the worker gets it through workerData (a child process through its environment, which only this user can read).
+  const password = options.server === 'pglite-socket' ? undefined : randomBytes(24).toString('hex');
+  const data: PgliteWorkerData = { dataDir, server: options.server, maxConnections: options.maxConnections, password };
   let send: (message: unknown) => void;
   let onMessage: (listener: (message: unknown) => void) => void;
   let exited: Promise<void>;
@@ -81,7 +85,7 @@ export async function startPgliteServer(dataDir: string | null, options: PgliteS
     if (!closing) options.onExit?.(new Error(`The embedded database (PGlite) stopped${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError }));
   });
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    url: `postgres://postgres:${password ?? 'postgres'}@127.0.0.1:${port}/postgres?sslmode=disable`,
     close: () =>
       (closing ??= (async () => {
         send('close');

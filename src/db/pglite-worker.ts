@@ -12,6 +12,8 @@ export interface PgliteWorkerData {
   dataDir: string | null;
   server?: 'relay' | 'pglite-socket';
   maxConnections?: number;
+  /** The relay's password (see WireOptions.password). */
+  password?: string;
 }
 
 type Send = (message: unknown) => void;
@@ -35,7 +37,7 @@ try {
     port = Number(server.getServerConn().split(':').pop());
     stop = () => server.stop();
   } else {
-    const server = await serveWire(db);
+    const server = await serveWire(db, { password: config.password });
     port = server.port;
     stop = () => server.close();
   }

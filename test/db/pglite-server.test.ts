@@ -52,6 +52,16 @@ describe('startPgliteServer', () => {
     expect(answers.map((r) => r.rows[0].v)).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
   });
 
+  it('refuses a connection without the password of this start (other users can reach 127.0.0.1 too)', async () => {
+    const url = new URL(server.url);
+    expect(url.password.length).toBeGreaterThanOrEqual(32);
+    url.password = 'postgres';
+    await expect(client(url.toString())).rejects.toMatchObject({ code: '28P01' });
+    url.password = '';
+    await expect(client(url.toString())).rejects.toThrow();
+    expect((await pool.query('select 1 as one')).rows[0].one).toBe(1);
+  });
+
   it('takes messages far bigger than a socket chunk (a 3 MB parameter) whole', async () => {
     const big = 'x'.repeat(3 * 1024 * 1024 - 7) + 'the end';
     const { rows } = await pool.query('select length($1::text) as n, right($1::text, 7) as tail', [big]);
