@@ -505,7 +505,7 @@ export class WorkflowEngine {
     }
     // input is ignored when a snapshot is given, but the types ask for it.
     const actor = createActor(this.machine, { snapshot: snapshot as unknown as WorkflowSnapshot, input: { workflowId: row.id, name: row.name } });
-    this.deps.logger.info({ workflowId: row.id, phase: row.phase, status: row.status }, 'workflow restored');
+    this.deps.logger.info({ workflowId: row.id, phase: row.phase, status: row.status, interruptions: row.interruptions, afterEviction: options.afterEviction ?? false }, 'workflow restored');
     const live = this.attach(row.id, actor, {
       version: row.version,
       persistedJson: JSON.stringify(row.snapshot),

@@ -74,7 +74,8 @@ describe.runIf(process.env.DATABASE_URL)('the server process when PostgreSQL dro
       };
       for (const id of ids) {
         const view = await poll(() => get<{ status: string; errors: unknown[] }>(`/workflows/${id}`), (v) => v?.status === 'completed' || v?.status === 'failed', 120_000);
-        expect(view!.status, `${id}: ${JSON.stringify(view!.errors)}`).toBe('completed');
+        // On failure, the server's log lines about this workflow (restores with their interruption counts, evictions).
+        expect(view!.status, `${id}: ${JSON.stringify(view!.errors)}\n${server.lines.filter((l) => l.includes(id)).slice(-40).join('\n')}`).toBe('completed');
         const history = await get<{ items: { seq: number }[] }>(`/workflows/${id}/history?limit=1000`);
         expect(history!.items.map((h) => h.seq)).toEqual(history!.items.map((_, i) => i + 1));
       }
