@@ -12,10 +12,8 @@ import type { Database } from './client.ts';
 
 /** Bulk statements may run longer than one request's statement timeout; they are still bounded. */
 const BULK_STATEMENT_MS = 300_000;
-/** PGlite: COPY text chunks (of about a thousand lines) per statement. */
-const PGLITE_CHUNKS_PER_STATEMENT = 1;
 
-/** The `pg` pool behind a Drizzle database, or null on PGlite. */
+/** The `pg` pool behind a Drizzle database (PostgreSQL, or PGlite behind the relay). */
 export function pgPoolOf(db: Database): Pool | null {
   const client = (db as unknown as { $client?: unknown }).$client;
   return client !== null && typeof client === 'object' && 'totalCount' in client && 'connect' in client ? (client as Pool) : null;
