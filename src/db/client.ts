@@ -59,7 +59,7 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.m
 export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<DatabaseHandle> {
   if ('url' in config) {
     const pool = await openPool(config.url, options);
-    const health = await openPool(config.url, { ...options, migrate: false, poolSize: HEALTH_POOL_SIZE, applicationName: PRIORITY_APPLICATION });
+    const health = await openHealthPool(config.url, options);
     return {
       db: drizzleOn(pool),
       healthDb: drizzleOn(health),
@@ -75,7 +75,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   try {
     const pool = await openPool(server.url, options);
     markSingleBackend(pool);
-    const health = await openPool(server.url, { ...options, migrate: false, poolSize: HEALTH_POOL_SIZE, applicationName: PRIORITY_APPLICATION });
+    const health = await openHealthPool(server.url, options);
     return {
       db: drizzleOn(pool),
       healthDb: drizzleOn(health),
@@ -93,6 +93,11 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
 }
 
 const HEALTH_POOL_SIZE = 2;
+
+/** The health probe's own small pool, named so the PGlite relay serves it first (see DatabaseHandle.healthDb). */
+function openHealthPool(url: string, options: OpenOptions): Promise<Pool> {
+  return openPool(url, { ...options, migrate: false, poolSize: HEALTH_POOL_SIZE, applicationName: PRIORITY_APPLICATION });
+}
 
 /** Migrates (unless told not to) and opens a pool the service's queries go through. */
 async function openPool(url: string, options: OpenOptions & { applicationName?: string }): Promise<Pool> {
