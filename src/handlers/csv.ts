@@ -128,6 +128,7 @@ export function parseCsv(text: string, delimiter = detectDelimiter(text)): Parse
   let columns: string[] | null = null;
   let headerColumns = 0;
   const rows: Row[] = [];
+  const intern = valueInterner();
   forEachCsvRecord(text, delimiter, (record) => {
     if (isBlank(record)) return;
     if (!columns) {
@@ -141,7 +142,7 @@ export function parseCsv(text: string, delimiter = detectDelimiter(text)): Parse
     for (let column = 0; column < columns.length; column++) {
       const raw = record[column];
       const value = raw === undefined ? '' : raw.replace(/^\ufeff/, '').trim();
-      row[columns[column]] = value === '' ? null : value;
+      row[columns[column]] = value === '' ? null : intern(column, value);
     }
     rows.push(row);
   });
@@ -150,6 +151,29 @@ export function parseCsv(text: string, delimiter = detectDelimiter(text)): Parse
   // Rows read before a longer one appeared get the new columns too, so every row has every column.
   if (found.length > headerColumns) for (const row of rows) for (const column of found) if (!(column in row)) row[column] = null;
   return { delimiter, columns: found, rows };
+}
+
+/** Distinct values a column may have before its values are no longer shared (an id or name column). */
+const MAX_SHARED_VALUES = 2048;
+
+/**
+ * Shares one string among the cells of a column that repeat it (a class, an OS, an environment):
+ * most columns of a CMDB export hold a few distinct values, and a 300,000-row export held each
+ * cell as its own string (205 MB of rows). A column with more distinct values than
+ * MAX_SHARED_VALUES stops being shared, so an id column costs one map of that size at most.
+ */
+function valueInterner(): (column: number, value: string) => string {
+  const shared: (Map<string, string> | null | undefined)[] = [];
+  return (column, value) => {
+    let values = shared[column];
+    if (values === null) return value;
+    if (values === undefined) values = shared[column] = new Map();
+    const known = values.get(value);
+    if (known !== undefined) return known;
+    if (values.size >= MAX_SHARED_VALUES) shared[column] = null;
+    else values.set(value, value);
+    return value;
+  };
 }
 
 function isBlank(record: string[]): boolean {

@@ -92,3 +92,15 @@ describe('parseCsv', () => {
     });
   });
 });
+
+describe('parseCsv on many rows', () => {
+  it('keeps every value of columns with few and with thousands of distinct values (repeated values are shared)', () => {
+    // 'host' has a distinct value per row, more than a column may share; 'env' repeats three;
+    // 'app' has 3,000 distinct values, then repeats them, so it stops being shared part way.
+    const envs = ['prod', 'test', 'dev'];
+    const expected = Array.from({ length: 6000 }, (_, i) => ({ host: `host-${i}`, env: envs[i % 3]!, app: `app-${i % 3000}`, note: i % 2 ? null : `note ${i}` }));
+    const text = 'host,env,app,note\n' + expected.map((r) => [r.host, r.env, r.app, r.note ?? ''].join(',')).join('\n') + '\n';
+    const { rows } = parseCsv(text);
+    expect(rows).toEqual(expected);
+  });
+});
