@@ -4,7 +4,7 @@ import { createActor, type Actor, type AnyEventObject, type InspectionEvent } fr
 import type { NewStepRun } from '../db/history.ts';
 import type { WorkflowRow } from '../db/schema.ts';
 import type { WorkflowStore } from '../db/store.ts';
-import { VersionConflictError, type NewDatasetFile } from '../db/workflows.ts';
+import { VersionConflictError, fileSize, type NewDatasetFile } from '../db/workflows.ts';
 import type { Table } from '../handlers/types.ts';
 import { EVENT_TYPES, MACHINE_VERSION, workflowMachine, type StepLogic, type WorkflowEvent, type WorkflowInput, type WorkflowMachine } from '../machine/machine.ts';
 import { TERMINAL_STATUSES, isStepPhase, type Phase, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
@@ -293,7 +293,7 @@ export class WorkflowEngine {
     const input = { workflowId: id, name: request.name, options: request.options };
     const now = new Date();
     const meta = { correlationId: request.correlationId ?? null, actor: request.actor ?? null };
-    const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: f.content.byteLength })) });
+    const first = firstState(input, request.autoStart, { ...meta, at: now, files: request.files.map((f) => ({ name: f.name, bytes: fileSize(f) })) });
     const { snapshot } = first;
     // The workflow's root span: a child of the creating request's span; every step attempt and wait is its child.
     const root = this.tracer.startSpan(
@@ -338,7 +338,7 @@ export class WorkflowEngine {
     }
     this.deps.artifacts?.primeUpload(
       id,
-      request.files.map((f) => ({ name: f.name, format: f.format, bytes: f.content.byteLength })),
+      request.files.map((f) => ({ name: f.name, format: f.format, bytes: fileSize(f) })),
       request.tables,
     );
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });
@@ -736,7 +736,9 @@ export class WorkflowEngine {
   /** Drops a live actor; the database row stays the truth. With `resume`, reload it from there later. */
   private evict(live: Live, resume: boolean): void {
     if (live.stopped) return;
-    if (isStepPhase(live.phase)) this.letGo.add(live.id);
+    // Its row may still say it runs a step even when the actor moved on in memory (a write of its
+    // completion that failed): taking it back here is no process death either way.
+    if (resume || isStepPhase(live.phase)) this.letGo.add(live.id);
     this.deps.artifacts?.forget(live.id);
     this.releaseHeldRuns(live);
     live.stopped = true;
@@ -768,6 +770,7 @@ export class WorkflowEngine {
       }
       // Its attempt in flight was stopped here (and recorded as cancelled): not an interruption of the process.
       if (row && !TERMINAL_STATUSES.includes(row.status) && !this.live.has(id)) this.restore(row, { afterEviction: true });
+      else if (!this.live.has(id)) this.letGo.delete(id);
     } catch (error) {
       this.deps.logger.error({ workflowId: id, err: error }, 'workflow could not be resumed; retrying');
       this.scheduleResume(id);

@@ -226,6 +226,39 @@ for (const driver of DRIVERS) {
       expect((await finished(created.id))!.status).toBe('completed');
     });
 
+    it('does not count taking back a workflow it evicted itself as a process death, whatever state the failed write left in memory', async () => {
+      // The write of each completion fails twice (a dropped connection): the actor, already at
+      // 'completed' in memory, is evicted and taken back from its row, still running
+      // database_integration. Counted as deaths, the second take-back failed the workflow with
+      // STEP_CRASHED without the process ever dying (seen in CI under database faults).
+      const spied = Object.create(store) as WorkflowStore;
+      let failures = 0;
+      spied.persistChanges = (changes, runs = []) => {
+        if (changes.some((c) => c.phase === 'completed') && failures < 2) {
+          failures += 1;
+          return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' }));
+        }
+        return store.persistChanges(changes, runs);
+      };
+      const engine: WorkflowEngine = new WorkflowEngine({
+        store: spied,
+        steps: createStepActors(
+          { store, logger: testLogger(), recordStepRun: (run) => engine.recordStepRun(run), crashGuard: (id, phase) => engine.crashGuard(id, phase) },
+          Object.fromEntries(STEP_PHASES.map((p) => [p, async () => (await new Promise((r) => setTimeout(r, 20)), outputsFor(p))])) as unknown as Record<Phase, StepBody>,
+        ),
+        logger: testLogger(),
+        retryPersistAfterMs: 20,
+      });
+      engines.push(engine);
+      const created = await engine.create({ name: 'evicted', files: [file], autoStart: true });
+      const done = await finished(created.id);
+      expect(failures).toBe(2);
+      expect(done).toMatchObject({ status: 'completed', interruptions: 0 });
+      await engine.idle();
+      const runs = (await store.listStepRuns(created.id, { limit: 100 })).items.filter((r) => r.phase === 'database_integration');
+      expect(runs.map((r) => r.outcome).filter((o) => o !== 'succeeded' && o !== 'cancelled')).toEqual([]);
+    });
+
     it('records a step stopped by a shutdown as interrupted once, not as cancelled', async () => {
       const first = recordingEngine({ field_mapping: hang() });
       const created = await first.create({ name: 'stopped', files: [file], autoStart: true });
