@@ -1,9 +1,7 @@
 import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { artifacts, datasetFileParts, datasetFiles } from './schema.ts';
-
-/** Parts of a large file read per statement (see datasetFileParts). */
-const PARTS_PER_READ = 8;
+import { readPartsInto, uploadStore } from './uploads.ts';
 
 export interface StoredFile {
   name: string;
@@ -13,6 +11,7 @@ export interface StoredFile {
 
 /** The bytes a workflow keeps: its uploaded files, and the step outputs too big for the snapshot. */
 export function artifactStore(db: Database) {
+  const uploads = uploadStore(db);
   const where = (workflowId: string, key: string) => and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key));
 
   /** An artefact's JSON text and version, from whichever column its version of the service wrote. */
@@ -45,42 +44,42 @@ export function artifactStore(db: Database) {
     return row!.version;
   }
 
-  /** A large file's parts, a few per statement, joined. */
-  /**
-   * A file stored in parts, copied part by part into one buffer of its size: no list of parts and no
-   * concatenation beside it (a 53 MB upload peaked at twice its size here). The buffer is its own
-   * (never a slice of Node's pool), so it can be moved to a step worker rather than copied.
-   */
-  async function readParts(workflowId: string, idx: number, sizeBytes: number): Promise<Buffer> {
-    const content = Buffer.allocUnsafeSlow(sizeBytes);
-    let length = 0;
-    for (let from = 0; ; from += PARTS_PER_READ) {
-      const batch = await db
+  /** A file an older version stored in dataset_file_parts (see readPartsInto). */
+  function readParts(workflowId: string, idx: number, sizeBytes: number): Promise<Buffer> {
+    return readPartsInto(`File ${idx} of workflow ${workflowId}`, sizeBytes, (from, to) =>
+      db
         .select({ content: sql<string>`encode(${datasetFileParts.content}, 'base64')` })
         .from(datasetFileParts)
-        .where(and(eq(datasetFileParts.workflowId, workflowId), eq(datasetFileParts.idx, idx), gte(datasetFileParts.part, from), lt(datasetFileParts.part, from + PARTS_PER_READ)))
-        .orderBy(asc(datasetFileParts.part));
-      for (const row of batch) {
-        const part = Buffer.from(row.content, 'base64');
-        if (length + part.length > sizeBytes) throw new Error(`File ${idx} of workflow ${workflowId} holds more bytes than its recorded size, ${sizeBytes}.`);
-        length += part.copy(content, length);
-      }
-      if (batch.length < PARTS_PER_READ) break;
-    }
-    if (length !== sizeBytes) throw new Error(`File ${idx} of workflow ${workflowId} holds ${length} bytes, not its recorded size, ${sizeBytes}.`);
-    return content;
+        .where(and(eq(datasetFileParts.workflowId, workflowId), eq(datasetFileParts.idx, idx), gte(datasetFileParts.part, from), lt(datasetFileParts.part, to)))
+        .orderBy(asc(datasetFileParts.part)),
+    );
   }
 
   return {
     async loadFiles(workflowId: string): Promise<StoredFile[]> {
       // As base64 text, for the reason createWorkflow writes them so (PGlite's bytea results: 26 MB in 3.7 s; base64 0.4 s).
       const rows = await db
-        .select({ idx: datasetFiles.idx, name: datasetFiles.name, format: datasetFiles.format, sizeBytes: datasetFiles.sizeBytes, content: sql<string | null>`encode(${datasetFiles.content}, 'base64')` })
+        .select({
+          idx: datasetFiles.idx,
+          name: datasetFiles.name,
+          format: datasetFiles.format,
+          sizeBytes: datasetFiles.sizeBytes,
+          uploadId: datasetFiles.uploadId,
+          content: sql<string | null>`encode(${datasetFiles.content}, 'base64')`,
+        })
         .from(datasetFiles)
         .where(eq(datasetFiles.workflowId, workflowId))
         .orderBy(asc(datasetFiles.idx));
       const files: StoredFile[] = [];
-      for (const f of rows) files.push({ name: f.name, format: f.format, content: f.content === null ? await readParts(workflowId, f.idx, f.sizeBytes) : Buffer.from(f.content, 'base64') });
+      for (const f of rows) {
+        const content =
+          f.content !== null
+            ? Buffer.from(f.content, 'base64')
+            : f.uploadId !== null
+              ? await uploads.readUpload({ id: f.uploadId, sizeBytes: f.sizeBytes })
+              : await readParts(workflowId, f.idx, f.sizeBytes);
+        files.push({ name: f.name, format: f.format, content });
+      }
       return files;
     },
 

@@ -76,11 +76,30 @@ export const datasetFiles = pgTable(
     name: text().notNull(),
     format: text(),
     sizeBytes: bigint({ mode: 'number' }).notNull(),
-    /** The bytes of a file of at most one part; null when they are in dataset_file_parts. */
+    /** The bytes of a file of at most one part; null when they are in upload_parts (uploadId), or in dataset_file_parts (older rows). */
     content: bytea(),
+    /** The upload_parts holding a larger file's bytes, stored before the workflow was created. */
+    uploadId: text(),
     createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.workflowId, t.idx] })],
+  (t) => [primaryKey({ columns: [t.workflowId, t.idx] }), index('dataset_files_upload_idx').on(t.uploadId)],
+);
+
+/**
+ * A large upload's bytes, one part per row, written as they arrive (each part its own statement,
+ * so PGlite's one backend serves other clients between them) before the workflow exists. A
+ * dataset_files row names them by upload_id; parts no row names are an upload that failed or was
+ * cut off, and are deleted after an hour (expireUploads).
+ */
+export const uploadParts = pgTable(
+  'upload_parts',
+  {
+    uploadId: text().notNull(),
+    part: integer().notNull(),
+    content: bytea().notNull(),
+    createdAt: timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.part] }), index('upload_parts_created_idx').on(t.createdAt)],
 );
 
 /** Step outputs too big for the snapshot, keyed by (workflow, key) so a re-run step overwrites. */
@@ -217,8 +236,8 @@ export const stagedDependencies = pgTable(
 );
 
 /**
- * A file larger than one part, a part (FILE_PART_BYTES) a row: each written and read by a statement
- * of its own. PGlite's WebAssembly memory grows to hold a statement's values and never shrinks;
+ * A file larger than one part, as versions before upload_parts stored it (now only read): a part
+ * (FILE_PART_BYTES) a row, each written and read by a statement of its own. PGlite's WebAssembly memory grows to hold a statement's values and never shrinks;
  * a 53 MB upload in one value grew it by 620 MB, in parts by 50 MB.
  */
 export const datasetFileParts = pgTable(

@@ -6,6 +6,7 @@ import { idempotencyStore, type IdempotencyStore } from './idempotency.ts';
 import { inventoryStore, type InventoryStore } from './inventory.ts';
 import { leaseStore, type LeaseStore } from './leases.ts';
 import { statsStore, type StatsStore } from './stats.ts';
+import { uploadStore, type UploadStore } from './uploads.ts';
 import { workflowStore, type WorkflowRowStore } from './workflows.ts';
 
 /** All SQL of the service, one concern per module, on one injected database. */
@@ -16,7 +17,8 @@ export type WorkflowStore = { readonly db: Database } & WorkflowRowStore &
   ArtifactStore &
   InventoryStore &
   StatsStore &
-  ClusterStore;
+  ClusterStore &
+  UploadStore;
 
 export function createStore(db: Database): WorkflowStore {
   const history = historyStore(db);
@@ -30,5 +32,6 @@ export function createStore(db: Database): WorkflowStore {
     ...inventoryStore(db),
     ...statsStore(db),
     ...clusterStore(db),
+    ...uploadStore(db),
   };
 }

@@ -4,19 +4,18 @@ import type { TopPhase, WorkflowStatus } from '../machine/table.ts';
 import { rowsOf, type Database } from './client.ts';
 import type { HistoryStore, NewStepRun } from './history.ts';
 import { keysetPage, type Page, type PageRequest } from './paging.ts';
-import { datasetFileParts, datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
+import { base64, FILE_PART_BYTES, uploadStore, type StoredUpload } from './uploads.ts';
+import { datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
 
-/** A file larger than this is stored in parts of this size (see datasetFileParts). */
-export const FILE_PART_BYTES = 1 << 20;
+/**
+ * One file of a new workflow: its bytes in memory, or a large upload already stored in parts
+ * (streamed to the database as it arrived, see uploadParts).
+ */
+export type NewDatasetFile = { name: string; format: string | null } & ({ content: Uint8Array; upload?: undefined } | { content?: undefined; upload: StoredUpload });
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
-
-export interface NewDatasetFile {
-  name: string;
-  format: string | null;
-  content: Uint8Array;
+/** A new file's size in bytes, wherever its bytes are. */
+export function fileSize(file: NewDatasetFile): number {
+  return file.content ? file.content.byteLength : file.upload.sizeBytes;
 }
 
 /** One persisted change of one workflow: its new row state plus the audit row that explains it. */
@@ -57,64 +56,69 @@ export class VersionConflictError extends AppError {
 
 /** Workflow rows: creation with files, the group commit of changes, reads and listing. */
 export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordStepRuns'>) {
+  const uploads = uploadStore(db);
+
+  /** The create statement of createWorkflow, its large files' bytes already stored as uploads. */
+  async function insertWorkflow(row: NewWorkflowRow, transitions: NewTransitionRow | NewTransitionRow[], files: NewDatasetFile[]): Promise<number[]> {
+    const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
+    const fileInsert =
+      files.length > 0
+        ? sql`, f as (insert into ${datasetFiles} (workflow_id, idx, name, format, size_bytes, content, upload_id) values ${sql.join(
+            files.map((f, idx) =>
+              f.content
+                ? sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, decode(${base64(f.content)}, 'base64'), null)`
+                : sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.upload.sizeBytes}, null, ${f.upload.id})`,
+            ),
+            sql`, `,
+          )})`
+        : sql``;
+    const audit = (Array.isArray(transitions) ? transitions : [transitions]).map(
+      (t) => sql`(${t.workflowId}, ${t.seq}, ${t.eventType}, ${JSON.stringify(t.event)}::jsonb, ${t.fromPhase ?? null},
+          ${t.toPhase}, ${JSON.stringify(t.value)}::jsonb, ${t.status}, ${at(t.at)}::timestamptz,
+          ${t.durationMs ?? null}::int, ${t.correlationId ?? null}, ${t.actor ?? null})`,
+    );
+    const create = sql`
+      with w as (
+        insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, trace_parent, owner, lease_until, created_at, updated_at)
+        values (${row.id}, ${row.name}, ${row.phase}, ${row.status}, ${JSON.stringify(row.snapshot)}::jsonb, ${row.machineVersion}, ${row.version},
+          ${row.correlationId ?? null}, ${row.traceParent ?? null}, ${row.owner ?? null}, ${row.leaseUntil ? row.leaseUntil.toISOString() : null}::timestamptz,
+          ${at(row.createdAt)}::timestamptz, ${at(row.updatedAt)}::timestamptz)
+        returning id
+      ),
+      a as (
+        insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
+        values ${sql.join(audit, sql`, `)}
+        returning seq, id
+      )${fileInsert}
+      select (select jsonb_agg(id order by seq) from a) as ids from w`;
+    return (rowsOf<{ ids: (number | string)[] | null }>(await db.execute(create))[0]?.ids ?? []).map(Number);
+  }
+
   return {
-    /** Inserts a workflow with its first audit rows (created, and START when it starts at once) and its files, atomically. */
-    /** Creates the row, its audit rows and its files in one statement; answers the audit rows' global ids, in seq order. */
+    /**
+     * Creates the row, its audit rows and its files in one statement (atomic without BEGIN/COMMIT;
+     * the foreign keys are checked at its end, when the workflow row exists); answers the audit
+     * rows' global ids, in seq order. A file larger than one part names its upload: parts streamed
+     * in already, or written here first, a statement a part, and deleted again if the create fails.
+     * No transaction is held across the parts: PGlite's one backend serves no other client while
+     * one is open (a 53 MB upload in one transaction kept /healthz waiting past its timeout).
+     */
     async createWorkflow(row: NewWorkflowRow, transitions: NewTransitionRow | NewTransitionRow[], files: NewDatasetFile[]): Promise<number[]> {
-      // One statement, so one round trip and atomic without BEGIN/COMMIT; the foreign keys are
-      // checked at its end, when the workflow row exists.
-      const at = (d: Date | undefined) => (d ?? new Date()).toISOString();
-      // File bytes travel as base64 text, decoded by the database: PGlite turns a bytea parameter
-      // into hex one byte at a time on the API's thread (26 MB: 11.4 s; as base64: 0.8 s).
-      const inParts = (f: NewDatasetFile) => f.content.byteLength > FILE_PART_BYTES;
-      const fileInsert =
-        files.length > 0
-          ? sql`, f as (insert into ${datasetFiles} (workflow_id, idx, name, format, size_bytes, content) values ${sql.join(
-              files.map((f, idx) =>
-                inParts(f)
-                  ? sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, null)`
-                  : sql`(${row.id}, ${idx}, ${f.name}, ${f.format}, ${f.content.byteLength}, decode(${base64(f.content)}, 'base64'))`,
-              ),
-              sql`, `,
-            )})`
-          : sql``;
-      const audit = (Array.isArray(transitions) ? transitions : [transitions]).map(
-        (t) => sql`(${t.workflowId}, ${t.seq}, ${t.eventType}, ${JSON.stringify(t.event)}::jsonb, ${t.fromPhase ?? null},
-            ${t.toPhase}, ${JSON.stringify(t.value)}::jsonb, ${t.status}, ${at(t.at)}::timestamptz,
-            ${t.durationMs ?? null}::int, ${t.correlationId ?? null}, ${t.actor ?? null})`,
-      );
-      const create = sql`
-        with w as (
-          insert into ${workflows} (id, name, phase, status, snapshot, machine_version, version, correlation_id, trace_parent, owner, lease_until, created_at, updated_at)
-          values (${row.id}, ${row.name}, ${row.phase}, ${row.status}, ${JSON.stringify(row.snapshot)}::jsonb, ${row.machineVersion}, ${row.version},
-            ${row.correlationId ?? null}, ${row.traceParent ?? null}, ${row.owner ?? null}, ${row.leaseUntil ? row.leaseUntil.toISOString() : null}::timestamptz,
-            ${at(row.createdAt)}::timestamptz, ${at(row.updatedAt)}::timestamptz)
-          returning id
-        ),
-        a as (
-          insert into ${workflowTransitions} (workflow_id, seq, event_type, event, from_phase, to_phase, value, status, at, duration_ms, correlation_id, actor)
-          values ${sql.join(audit, sql`, `)}
-          returning seq, id
-        )${fileInsert}
-        select (select jsonb_agg(id order by seq) from a) as ids from w`;
-      const large = files.map((f, idx) => ({ f, idx })).filter(({ f }) => inParts(f));
-      // A file larger than one part goes in one statement a part, in the create's transaction: one
-      // statement holding it all grew PGlite's memory by 620 MB for a 53 MB upload.
-      const inserted = rowsOf<{ ids: (number | string)[] | null }>(
-        large.length === 0
-          ? await db.execute(create)
-          : await db.transaction(async (tx) => {
-              const result = await tx.execute(create);
-              for (const { f, idx } of large) {
-                for (let part = 0; part * FILE_PART_BYTES < f.content.byteLength; part++) {
-                  const bytes = f.content.subarray(part * FILE_PART_BYTES, (part + 1) * FILE_PART_BYTES);
-                  await tx.insert(datasetFileParts).values({ workflowId: row.id, idx, part, content: sql`decode(${base64(bytes)}, 'base64')` });
-                }
-              }
-              return result;
-            }),
-      );
-      return (inserted[0]?.ids ?? []).map(Number);
+      const written: StoredUpload[] = [];
+      const stored: NewDatasetFile[] = [];
+      try {
+        for (const f of files) {
+          if (f.content && f.content.byteLength > FILE_PART_BYTES) {
+            const upload = await uploads.storeUpload(f.content);
+            written.push(upload);
+            stored.push({ name: f.name, format: f.format, upload });
+          } else stored.push(f);
+        }
+        return await insertWorkflow(row, transitions, stored);
+      } catch (error) {
+        for (const upload of written) await uploads.dropUpload(upload.id).catch(() => {});
+        throw error;
+      }
     },
 
     /**

@@ -7,7 +7,7 @@ import type { Asset, DependencyEdge, FieldMapping, MappingOutput, QuarantinedRec
 import { STEP_PHASES, type TopPhase, type WorkflowStatus } from '../machine/table.ts';
 import { ARTIFACT } from './artifacts.ts';
 import { WorkflowNotFoundError } from './errors.ts';
-import { checkUpload, type UploadFile } from './uploads.ts';
+import { checkUpload, receiveUpload, type UploadFile } from './uploads.ts';
 import type { NewDatasetFile } from '../db/workflows.ts';
 import type { Table } from '../handlers/types.ts';
 import { rowToView, type WorkflowView } from './view.ts';
@@ -224,6 +224,16 @@ export class WorkflowQueries {
         { details: { unknown } },
       );
     }
+  }
+
+  /** Streams a raw request body into storage when it is larger than one part (see receiveUpload). */
+  receiveUpload(body: ReadableStream<Uint8Array> | null) {
+    return receiveUpload(body, this.deps.maxUploadBytes, this.deps.store);
+  }
+
+  /** Deletes a streamed upload no workflow was created from (best effort: expireUploads deletes it later otherwise). */
+  dropUpload(uploadId: string): Promise<void> {
+    return this.deps.store.dropUpload(uploadId).catch(() => {});
   }
 
   /** Decodes, size-checks and parses an upload before anything is stored (see checkUpload). */

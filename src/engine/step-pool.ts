@@ -54,9 +54,12 @@ export class StepPool {
     }
   }
 
-  /** Parses an upload in a worker to check it (an unreadable file rejects with the AppError naming it). */
-  async checkUpload(files: StoredFile[]): Promise<void> {
-    const result = (await this.piscina.run({ phase: 'check_upload', files }).catch(this.outOfMemory('Reading the upload', 'upload it again'))) as CheckTaskResult;
+  /**
+   * Parses an upload in a worker to check it (an unreadable file rejects with the AppError naming
+   * it). The buffers in `move` are moved to the worker, not copied: nothing here may use them after.
+   */
+  async checkUpload(files: StoredFile[], move: ArrayBuffer[] = []): Promise<void> {
+    const result = (await this.piscina.run({ phase: 'check_upload', files }, { transferList: move as never }).catch(this.outOfMemory('Reading the upload', 'upload it again'))) as CheckTaskResult;
     if (!result.ok) throw rebuildError(result.error);
   }
 

@@ -1,16 +1,16 @@
-import type { NewDatasetFile } from '../db/workflows.ts';
+import type { StoredFile } from '../db/artifacts.ts';
+import { FILE_PART_BYTES, type StoredUpload, type UploadStore } from '../db/uploads.ts';
+import { fileSize, type NewDatasetFile } from '../db/workflows.ts';
 import { AppError } from '../errors.ts';
 import { parseInputs } from '../handlers/index.ts';
 import { MAX_JSON_DEPTH, jsonDepth } from '../handlers/json.ts';
 import type { FileFormat, Table } from '../handlers/types.ts';
 
-/** One uploaded file as the API received it: text, base64 text, or raw bytes. */
-export interface UploadFile {
-  name: string;
-  format?: string | null;
-  encoding?: 'utf8' | 'base64';
-  content: string | Uint8Array;
-}
+/** One uploaded file as the API received it: text, base64 text, raw bytes, or a raw body streamed into storage. */
+export type UploadFile = { name: string; format?: string | null } & (
+  | { encoding?: 'utf8' | 'base64'; content: string | Uint8Array; upload?: undefined }
+  | { encoding?: undefined; content?: undefined; upload: StoredUpload }
+);
 
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
 const MB = 1048576;
@@ -42,6 +42,7 @@ export function assertJsonDepth(text: string, what: string): void {
 
 function decodeFile(file: UploadFile, index: number): NewDatasetFile {
   const format = file.format ?? null;
+  if (file.upload) return { name: file.name, format, upload: file.upload };
   if (typeof file.content !== 'string') return { name: file.name, format, content: file.content };
   if (file.encoding === 'base64') {
     if (!BASE64.test(file.content)) {
@@ -61,19 +62,94 @@ function decodeFile(file: UploadFile, index: number): NewDatasetFile {
 export async function checkUpload(
   upload: UploadFile[],
   maxBytes: number,
-  parse: (files: NewDatasetFile[]) => Promise<Table[] | null> = readFiles,
+  parse: (files: NewDatasetFile[]) => Promise<Table[] | null> = (files) => readFiles(files.map(inMemory)),
 ): Promise<{ files: NewDatasetFile[]; tables: Table[] | null }> {
   const files = upload.map(decodeFile);
-  const total = files.reduce((n, f) => n + f.content.byteLength, 0);
+  const total = files.reduce((n, f) => n + fileSize(f), 0);
   if (total > maxBytes) throw new UploadTooLargeError(maxBytes, total);
   files.forEach((f, i) => {
-    if (f.content.byteLength === 0) throw new AppError('EMPTY_FILE', `files[${i}] (${f.name}) is empty; upload a file with a header row and records.`);
+    if (fileSize(f) === 0) throw new AppError('EMPTY_FILE', `files[${i}] (${f.name}) is empty; upload a file with a header row and records.`);
   });
   return { files, tables: await parse(files) };
 }
 
+function inMemory(file: NewDatasetFile): StoredFile {
+  if (!file.content) throw new Error(`${file.name} was streamed into storage: parse it with a parseUpload that reads uploads.`);
+  return { name: file.name, format: file.format, content: file.content };
+}
+
+/**
+ * The files with their bytes in memory: a streamed upload read back from its parts into a buffer
+ * of its own, listed in `moved` so it can be moved (not copied) to a step thread.
+ */
+export async function withContent(files: NewDatasetFile[], read: (upload: StoredUpload) => Promise<Uint8Array>): Promise<{ files: StoredFile[]; moved: ArrayBuffer[] }> {
+  const moved: ArrayBuffer[] = [];
+  const loaded: StoredFile[] = [];
+  for (const f of files) {
+    if (f.content) loaded.push({ name: f.name, format: f.format, content: f.content });
+    else {
+      const content = await read(f.upload);
+      moved.push(content.buffer as ArrayBuffer);
+      loaded.push({ name: f.name, format: f.format, content });
+    }
+  }
+  return { files: loaded, moved };
+}
+
+/** Where receiveUpload writes a body larger than one part. */
+export type UploadSink = Pick<UploadStore, 'newUploadId' | 'putUploadPart' | 'dropUpload'>;
+
+/**
+ * Reads a raw request body a part at a time: a body of at most one part (FILE_PART_BYTES) comes
+ * back as bytes; a larger one is written to the database part by part as it arrives, so the
+ * process never holds more than one part of it, and comes back as the stored upload. Over
+ * `maxBytes` it stops reading, deletes what it wrote and refuses with 413; a body cut off or a
+ * failed write deletes what was written too.
+ */
+export async function receiveUpload(body: ReadableStream<Uint8Array> | null, maxBytes: number, sink: UploadSink, partBytes = FILE_PART_BYTES): Promise<{ content: Uint8Array } | { upload: StoredUpload }> {
+  const part = Buffer.allocUnsafeSlow(partBytes);
+  let filled = 0;
+  let total = 0;
+  let uploadId: string | null = null;
+  let parts = 0;
+  const reader = body?.getReader();
+  const flush = async () => {
+    uploadId ??= sink.newUploadId();
+    await sink.putUploadPart(uploadId, parts++, part.subarray(0, filled));
+    filled = 0;
+  };
+  try {
+    for (;;) {
+      if (!reader) break;
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw new UploadTooLargeError(maxBytes);
+      for (let offset = 0; offset < value.byteLength; ) {
+        if (filled === partBytes) await flush();
+        const taken = Math.min(partBytes - filled, value.byteLength - offset);
+        part.set(value.subarray(offset, offset + taken), filled);
+        filled += taken;
+        offset += taken;
+      }
+    }
+    if (uploadId === null) {
+      // Small: the bytes themselves, in a buffer of their size (the part's buffer is let go).
+      const content = new Uint8Array(filled);
+      content.set(part.subarray(0, filled));
+      return { content };
+    }
+    if (filled > 0) await flush();
+    return { upload: { id: uploadId, sizeBytes: total } };
+  } catch (error) {
+    await reader?.cancel().catch(() => {});
+    if (uploadId !== null) await sink.dropUpload(uploadId).catch(() => {});
+    throw error;
+  }
+}
+
 /** Parses stored files into tables; their size was checked at upload. */
-export function readFiles(files: readonly NewDatasetFile[]): Promise<Table[]> {
+export function readFiles(files: readonly StoredFile[]): Promise<Table[]> {
   return parseInputs(
     files.map((f) => ({ name: f.name, content: f.content, ...(f.format ? { format: f.format as FileFormat } : {}) })),
     { maxBytes: Number.POSITIVE_INFINITY },

@@ -15,6 +15,9 @@ import { startingResponse } from './starting.ts';
 import { wireService } from './service.ts';
 import { startTelemetry } from './telemetry.ts';
 
+/** An upload's parts no workflow names after this long were cut off (no upload takes an hour to arrive). */
+const UNCLAIMED_UPLOAD_TTL_MS = 60 * 60 * 1000;
+
 export interface Service {
   url: string;
   engine: WorkflowEngine;
@@ -88,9 +91,14 @@ export async function startService(config: Config, logger: Logger = createLogger
     ({ restored }) => logger.info({ database: handle.kind, restored, ...(inspector ? { inspector: inspector.url } : {}) }, 'discovery flow ready'),
     (error: unknown) => logger.error({ err: error }, 'restore failed; unfinished workflows are adopted on the next lease beat'),
   );
-  const sweepKeys = () => store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired'));
-  void restoring.then(sweepKeys);
-  const sweeper = setInterval(() => void sweepKeys(), 60 * 60 * 1000);
+  // Hourly: idempotency keys past their day, and the parts of uploads cut off before their workflow was created.
+  const sweep = () =>
+    Promise.all([
+      store.expireIdempotencyKeys(IDEMPOTENCY_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'idempotency keys not expired')),
+      store.expireUploads(UNCLAIMED_UPLOAD_TTL_MS).catch((error: unknown) => logger.warn({ err: error }, 'unclaimed uploads not deleted')),
+    ]);
+  void restoring.then(sweep);
+  const sweeper = setInterval(() => void sweep(), 60 * 60 * 1000);
   sweeper.unref();
   return {
     url,

@@ -7,7 +7,8 @@ import { WorkflowQueries } from '../engine/queries.ts';
 import { StepPool } from '../engine/step-pool.ts';
 import type { Logger } from '../engine/logger.ts';
 import { INLINE_MAX_UPLOAD_BYTES, type StepHooks } from '../engine/steps.ts';
-import { readFiles } from '../engine/uploads.ts';
+import { readFiles, withContent } from '../engine/uploads.ts';
+import { fileSize } from '../db/workflows.ts';
 import type { StepLogic } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
 import { createApp } from './app.ts';
@@ -128,7 +129,13 @@ export function wireService(options: WireOptions) {
     store: options.store,
     maxUploadBytes: options.maxUploadBytes,
     // A big upload is parsed in a step worker (at 300,000 rows, 1.2 s and 250 MB off the API's thread); its first step parses it there again.
-    parseUpload: (files) => (!pool || files.reduce((n, f) => n + f.content.byteLength, 0) <= inlineMax ? readFiles(files) : pool.checkUpload(files).then(() => null)),
+    // A streamed upload is read back from its parts into a buffer that is moved to the worker.
+    parseUpload: async (files) => {
+      const loaded = await withContent(files, (upload) => options.store.readUpload(upload));
+      if (!pool || files.reduce((n, f) => n + fileSize(f), 0) <= inlineMax) return readFiles(loaded.files);
+      await pool.checkUpload(loaded.files, loaded.moved);
+      return null;
+    },
   });
   const app = createApp({
     engine,

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../../src/db/client.ts';
 import { encodeInventory } from '../../src/db/inventory.ts';
-import { FILE_PART_BYTES } from '../../src/db/workflows.ts';
+import { FILE_PART_BYTES } from '../../src/db/uploads.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidCursorError } from '../../src/db/paging.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
@@ -53,7 +53,7 @@ for (const driver of DRIVERS) {
       expect(new TextDecoder().decode(files[0]!.content)).toBe('name\nweb01\n');
     });
 
-    it('stores a file larger than one part a part a row, and reads every byte back in order beside small files', async () => {
+    it('stores a file larger than one part as an upload, a part a row, and reads every byte back in order beside small files', async () => {
       const id = randomUUID();
       const at = new Date();
       const large = randomBytes(FILE_PART_BYTES * 2 + 12_345);
@@ -72,7 +72,9 @@ for (const driver of DRIVERS) {
       expect(Buffer.from(files[1]!.content).equals(large)).toBe(true);
       expect(Buffer.from(files[2]!.content).equals(exact)).toBe(true);
       expect(new TextDecoder().decode(files[0]!.content)).toBe('name\nweb01\n');
-      const parts = rowsOf<{ idx: number; n: number }>(await store.db.execute(sql`select idx, count(*)::int as n from dataset_file_parts where workflow_id = ${id} group by idx order by idx`));
+      const parts = rowsOf<{ idx: number; n: number }>(
+        await store.db.execute(sql`select f.idx, count(*)::int as n from dataset_files f join upload_parts p on p.upload_id = f.upload_id where f.workflow_id = ${id} group by f.idx order by f.idx`),
+      );
       expect(parts).toEqual([{ idx: 1, n: 3 }]);
       expect((await store.listFiles(id)).map((f) => f.sizeBytes)).toEqual([11, large.byteLength, exact.byteLength]);
       // Read into one buffer of the recorded size, its own, so it can be moved to a step thread.
@@ -82,6 +84,44 @@ for (const driver of DRIVERS) {
       await expect(store.loadFiles(id)).rejects.toThrow(/holds more bytes than its recorded size/);
       await store.db.execute(sql`update dataset_files set size_bytes = size_bytes + 2 where workflow_id = ${id} and idx = 1`);
       await expect(store.loadFiles(id)).rejects.toThrow(new RegExp(`holds ${large.byteLength} bytes, not its recorded size, ${large.byteLength + 1}`));
+    });
+
+    it('reads a file an older version stored in dataset_file_parts', async () => {
+      const id = await seedWorkflow(store);
+      const large = randomBytes(FILE_PART_BYTES + 99);
+      await store.db.execute(sql`insert into dataset_files (workflow_id, idx, name, format, size_bytes, content) values (${id}, 1, 'old.csv', 'csv', ${large.byteLength}, null)`);
+      for (let part = 0; part * FILE_PART_BYTES < large.byteLength; part++) {
+        const bytes = large.subarray(part * FILE_PART_BYTES, (part + 1) * FILE_PART_BYTES).toString('base64');
+        await store.db.execute(sql`insert into dataset_file_parts (workflow_id, idx, part, content) values (${id}, 1, ${part}, decode(${bytes}, 'base64'))`);
+      }
+      const file = (await store.loadFiles(id))[1];
+      expect(Buffer.from(file!.content).equals(large)).toBe(true);
+    });
+
+    it('keeps a streamed upload until a workflow names it: dropUpload and expireUploads delete only the unnamed', async () => {
+      const named = await store.storeUpload(randomBytes(FILE_PART_BYTES + 1));
+      const unnamed = await store.storeUpload(randomBytes(10));
+      const fresh = await store.storeUpload(randomBytes(10));
+      expect(Buffer.from(await store.readUpload(unnamed)).length).toBe(10);
+      const id = randomUUID();
+      const at = new Date();
+      await store.createWorkflow(
+        { id, name: 'streamed', phase: 'pending', status: 'pending', snapshot: { value: 'pending' }, machineVersion: 1, version: 1, createdAt: at, updatedAt: at },
+        { workflowId: id, seq: 1, eventType: 'workflow.created', event: { type: 'workflow.created' }, fromPhase: null, toPhase: 'pending', value: 'pending', status: 'pending', at },
+        [{ name: 'big.csv', format: 'csv', upload: named }],
+      );
+      const partsOf = async (upload: { id: string }) =>
+        rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts where upload_id = ${upload.id}`))[0]!.n;
+      // A workflow's upload is never dropped, even when asked.
+      await store.dropUpload(named.id);
+      expect(await partsOf(named)).toBe(2);
+      expect((await store.loadFiles(id))[0]!.content.byteLength).toBe(FILE_PART_BYTES + 1);
+      // An hour later, only the upload no workflow names is gone; a younger one is left to finish.
+      await store.db.execute(sql`update upload_parts set created_at = now() - interval '2 hours' where upload_id in (${named.id}, ${unnamed.id})`);
+      expect(await store.expireUploads(60 * 60 * 1000)).toBe(1);
+      expect([await partsOf(named), await partsOf(unnamed), await partsOf(fresh)]).toEqual([2, 0, 1]);
+      await store.dropUpload(fresh.id);
+      expect(await partsOf(fresh)).toBe(0);
     });
 
     it('persists contiguous changes with gapless audit seq equal to the version', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkUpload } from '../../src/engine/uploads.ts';
+import { checkUpload, receiveUpload, type UploadSink } from '../../src/engine/uploads.ts';
 
 describe('upload check', () => {
   it('decodes text and base64 files and parses them once', async () => {
@@ -39,5 +39,77 @@ describe('upload check', () => {
       status: 400,
       details: { file: 'a.xlsx' },
     });
+  });
+});
+
+describe('receiveUpload', () => {
+  /** A sink that keeps the parts in memory, as the database would. */
+  const memorySink = () => {
+    const parts = new Map<string, Map<number, Buffer>>();
+    const dropped: string[] = [];
+    let next = 0;
+    const sink: UploadSink = {
+      newUploadId: () => `u${next++}`,
+      putUploadPart: async (id, part, bytes) => {
+        if (!parts.has(id)) parts.set(id, new Map());
+        parts.get(id)!.set(part, Buffer.from(bytes));
+      },
+      dropUpload: async (id) => {
+        dropped.push(id);
+        parts.delete(id);
+      },
+    };
+    return { sink, parts, dropped };
+  };
+  /** A body sent in chunks of the given sizes; `fail` ends it with an error after them. */
+  const body = (bytes: Buffer, chunks: number[], fail?: Error) => {
+    let pulled = 0;
+    let offset = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= bytes.length || pulled >= chunks.length) {
+          if (fail) controller.error(fail);
+          else controller.close();
+          return;
+        }
+        const size = chunks[pulled++]!;
+        controller.enqueue(new Uint8Array(bytes.subarray(offset, offset + size)));
+        offset += size;
+      },
+    });
+  };
+  const bytes = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+
+  it('gives a body of at most one part back as its bytes, writing nothing', async () => {
+    const { sink, parts } = memorySink();
+    const result = await receiveUpload(body(bytes.subarray(0, 16), [5, 11]), 1000, sink, 16);
+    expect(result).toEqual({ content: new Uint8Array(bytes.subarray(0, 16)) });
+    expect(parts.size).toBe(0);
+    expect(await receiveUpload(null, 1000, sink, 16)).toEqual({ content: new Uint8Array(0) });
+  });
+
+  it('writes a larger body part by part, whatever the chunks, and every byte in order', async () => {
+    const { sink, parts } = memorySink();
+    const result = await receiveUpload(body(bytes, [7, 30, 1, 1, 40, 21]), 1000, sink, 16);
+    expect(result).toEqual({ upload: { id: 'u0', sizeBytes: 100 } });
+    const written = parts.get('u0')!;
+    expect([...written.keys()]).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect([...written.values()].map((p) => p.length)).toEqual([16, 16, 16, 16, 16, 16, 4]);
+    expect(Buffer.concat([...written.values()]).equals(bytes)).toBe(true);
+  });
+
+  it('stops at the limit with 413 and deletes what it wrote', async () => {
+    const { sink, parts, dropped } = memorySink();
+    const error = await receiveUpload(body(bytes, [40, 40, 20]), 60, sink, 16).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', status: 413 });
+    expect(dropped).toEqual(['u0']);
+    expect(parts.size).toBe(0);
+  });
+
+  it('deletes what it wrote when the body is cut off', async () => {
+    const { sink, parts, dropped } = memorySink();
+    await expect(receiveUpload(body(bytes, [40], new Error('client went away')), 1000, sink, 16)).rejects.toThrow('client went away');
+    expect(dropped).toEqual(['u0']);
+    expect(parts.size).toBe(0);
   });
 });

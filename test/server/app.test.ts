@@ -1,4 +1,7 @@
+import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.ts';
+import { FILE_PART_BYTES } from '../../src/db/uploads.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
 import type { WorkflowEngine } from '../../src/engine/engine.ts';
 import { DataError } from '../../src/handlers/errors.ts';
@@ -10,6 +13,18 @@ import { testLogger } from '../support/logger.ts';
 import { fakeSteps, outputsFor, type StepBehaviour } from '../support/steps.ts';
 
 const CSV = 'name,ip_address\nweb01,10.0.0.1\n';
+
+/** A request body as a stream of chunks of this size, so it has no Content-Length. */
+function chunked(bytes: Buffer, size: number): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(new Uint8Array(bytes.subarray(offset, offset + size)));
+      offset += size;
+    },
+  });
+}
 
 for (const driver of DRIVERS) {
   describe(`HTTP API on ${driver}`, () => {
@@ -203,6 +218,42 @@ for (const driver of DRIVERS) {
       const body = (await res.json()) as { code: string; message: string };
       expect(body.code).toBe('PAYLOAD_TOO_LARGE');
       expect(body.message).toMatch(/MB/);
+    });
+
+    it('streams a raw CSV larger than one part into upload parts as it arrives, which the new workflow names', async () => {
+      setup({}, 8 * 1024 * 1024);
+      const rows = Array.from({ length: 60_000 }, (_, i) => `web${i},10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+      const csv = Buffer.from(`name,ip_address\n${rows.join('\n')}\n`);
+      expect(csv.length).toBeGreaterThan(FILE_PART_BYTES);
+      // Sent in 64 KiB chunks with no Content-Length, as curl -T or a proxy sends it.
+      const res = await app.request('/workflows?name=big&autoStart=false', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: chunked(csv, 65_536), duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const [file] = rowsOf<{ upload_id: string | null; size_bytes: number | string; parts: number }>(
+        await store.db.execute(sql`select f.upload_id, f.size_bytes, (select count(*)::int from upload_parts p where p.upload_id = f.upload_id) as parts from dataset_files f where f.workflow_id = ${id}`),
+      );
+      expect(file).toMatchObject({ parts: Math.ceil(csv.length / FILE_PART_BYTES) });
+      expect(Number(file!.size_bytes)).toBe(csv.length);
+      expect(file!.upload_id).not.toBeNull();
+      expect(Buffer.from((await store.loadFiles(id))[0]!.content).equals(csv)).toBe(true);
+    });
+
+    it('refuses a streamed raw body over the limit with 413, and keeps none of it', async () => {
+      setup({}, 1536 * 1024);
+      const res = await app.request('/workflows?name=big', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: chunked(Buffer.alloc(2 * 1024 * 1024, 'a,b\n'), 65_536), duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
+      expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(0);
+      expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(0);
+    });
+
+    it('answers 400 for a large raw file it cannot read, and deletes the parts it streamed in', async () => {
+      setup({}, 8 * 1024 * 1024);
+      const res = await app.request('/workflows?name=binary', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: Buffer.alloc(FILE_PART_BYTES * 2, 0) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { code: string }).code).toBe('UNREADABLE_FILE');
+      expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(0);
+      expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(0);
     });
 
     it('lists workflows newest first, filtered and paginated', async () => {

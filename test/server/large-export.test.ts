@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.ts';
 import type { WorkflowStore } from '../../src/db/store.ts';
+import { FILE_PART_BYTES } from '../../src/db/uploads.ts';
 import { createStepActors } from '../../src/engine/steps.ts';
 import { STEP_PHASES } from '../../src/machine/table.ts';
 import { wireService } from '../../src/server/service.ts';
@@ -68,6 +69,12 @@ for (const driver of DRIVERS) {
         ),
       );
       expect(staged).toEqual({ assets: 0, edges: 0 });
+
+      // The upload was streamed into parts as it arrived, and the workflow's file names them.
+      const [file] = rowsOf<{ parts: number; size: number }>(
+        await store.db.execute(sql`select (select count(*)::int from upload_parts p where p.upload_id = f.upload_id) as parts, f.size_bytes::int as size from dataset_files f where f.workflow_id = ${id}`),
+      );
+      expect(file).toEqual({ parts: Math.ceil(Buffer.byteLength(csv) / FILE_PART_BYTES), size: Buffer.byteLength(csv) });
 
       const runs = (await store.listStepRuns(id, { limit: 100 })).items;
       expect(runs.map((r) => [r.phase, r.outcome])).toEqual(STEP_PHASES.map((phase) => [phase, 'succeeded']));

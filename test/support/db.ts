@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.ts';
-import { artifacts, assets, datasetFiles, dependencies, idempotencyKeys, stepRuns, workflowTransitions, workflows } from '../../src/db/schema.ts';
+import { artifacts, assets, datasetFiles, dependencies, idempotencyKeys, stepRuns, uploadParts, workflowTransitions, workflows } from '../../src/db/schema.ts';
 import { createStore, type WorkflowStore } from '../../src/db/store.ts';
 
 export type DriverKind = 'pglite' | 'postgres';
@@ -57,6 +57,6 @@ export function testDatabase(kind: DriverKind): Promise<TestDatabase> {
 /** Empties every table of the store's database, between tests. */
 export async function truncateAll(store: Pick<WorkflowStore, 'db'>): Promise<void> {
   await store.db.execute(
-    sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies}, ${idempotencyKeys} cascade`,
+    sql`truncate ${workflows}, ${workflowTransitions}, ${datasetFiles}, ${artifacts}, ${stepRuns}, ${assets}, ${dependencies}, ${idempotencyKeys}, ${uploadParts} cascade`,
   );
 }

@@ -1,7 +1,9 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import type { StoredUpload } from '../../db/uploads.ts';
 import type { WorkflowEngine } from '../../engine/engine.ts';
+import type { WorkflowQueries } from '../../engine/queries.ts';
 import { assertJsonDepth, type UploadFile } from '../../engine/uploads.ts';
 import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
 import { apiRoutes, body, correlationHeaders, errors, idempotencyHeaders, json } from '../openapi.ts';
@@ -55,13 +57,13 @@ async function readJson(c: Context): Promise<unknown> {
 }
 
 /** Reads the create request in any of its shapes: the JSON envelope, or one raw JSON, CSV or XLSX file. */
-async function readCreate(c: Context): Promise<CreateRequest> {
+async function readCreate(c: Context, queries: WorkflowQueries): Promise<CreateRequest> {
   const type = mediaType(c);
   if (type === 'multipart/form-data') return readMultipart(c);
   const query = parseWith(rawUploadQuerySchema, c.req.query(), 'query');
-  const raw = async (format: string, content: Uint8Array): Promise<CreateRequest> => {
+  const raw = async (format: string, body: { content: Uint8Array } | { upload: StoredUpload }): Promise<CreateRequest> => {
     const name = query.filename ?? (query.name && FILE_EXTENSION.test(query.name) ? query.name : `${query.name ?? 'upload'}.${format}`);
-    return { name: query.name ?? name, files: [{ name, format, content }], ...uploadOptions(query) };
+    return { name: query.name ?? name, files: [{ name, format, ...body }], ...uploadOptions(query) };
   };
   if (type === 'application/json') {
     const body = await readJson(c);
@@ -78,11 +80,20 @@ async function readCreate(c: Context): Promise<CreateRequest> {
       };
     }
     // Not our envelope: the body is itself a JSON export.
-    return raw('json', new TextEncoder().encode(JSON.stringify(body)));
+    return raw('json', { content: new TextEncoder().encode(JSON.stringify(body)) });
   }
-  if (RAW_CSV_TYPES.includes(type)) return raw('csv', new Uint8Array(await c.req.arrayBuffer()));
-  if (type === XLSX_TYPE) return raw('xlsx', new Uint8Array(await c.req.arrayBuffer()));
+  if (RAW_CSV_TYPES.includes(type)) return raw('csv', await rawBody(c, queries));
+  if (type === XLSX_TYPE) return raw('xlsx', await rawBody(c, queries));
   throw unsupported(type);
+}
+
+/**
+ * A raw file body, streamed into storage a part at a time as it arrives (see receiveUpload); read
+ * whole only when an Idempotency-Key made the request's hash read it already.
+ */
+async function rawBody(c: Context, queries: WorkflowQueries): Promise<{ content: Uint8Array } | { upload: StoredUpload }> {
+  if (c.req.raw.bodyUsed) return { content: new Uint8Array(await c.req.arrayBuffer()) };
+  return queries.receiveUpload(c.req.raw.body);
 }
 
 function unsupported(type: string): ApiError {
@@ -268,20 +279,26 @@ export function workflowRoutes(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   routes.openapi({ ...createWorkflow, middleware: [acceptUploadTypes] }, (c) =>
     idempotent(c, deps.idempotency, c.get('principal'), async () => {
-      const request = await readCreate(c);
-      const { files, tables } = await queries.checkUpload(request.files);
-      const view = await engine.create({
-        name: request.name,
-        files,
-        ...(tables ? { tables } : {}),
-        options: request.options,
-        autoStart: request.autoStart,
-        correlationId: c.get('correlationId'),
-        actor: c.get('principal'),
-        traceContext: c.get('traceContext'),
-      });
-      c.header('Location', `/workflows/${view.id}`);
-      return c.json(view, 201);
+      const request = await readCreate(c, queries);
+      try {
+        const { files, tables } = await queries.checkUpload(request.files);
+        const view = await engine.create({
+          name: request.name,
+          files,
+          ...(tables ? { tables } : {}),
+          options: request.options,
+          autoStart: request.autoStart,
+          correlationId: c.get('correlationId'),
+          actor: c.get('principal'),
+          traceContext: c.get('traceContext'),
+        });
+        c.header('Location', `/workflows/${view.id}`);
+        return c.json(view, 201);
+      } catch (error) {
+        // Refused or not created: a streamed upload's parts are deleted now rather than left to expire.
+        for (const file of request.files) if (file.upload) await queries.dropUpload(file.upload.id);
+        throw error;
+      }
     }),
   );
 
