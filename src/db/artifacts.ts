@@ -84,9 +84,9 @@ export function artifactStore(db: Database) {
     },
 
     /** The workflow's files without their content. */
-    async listFiles(workflowId: string): Promise<{ name: string; format: string | null; sizeBytes: number }[]> {
+    async listFiles(workflowId: string): Promise<{ name: string; format: string | null; sizeBytes: number; uploadId: string | null }[]> {
       return db
-        .select({ name: datasetFiles.name, format: datasetFiles.format, sizeBytes: datasetFiles.sizeBytes })
+        .select({ name: datasetFiles.name, format: datasetFiles.format, sizeBytes: datasetFiles.sizeBytes, uploadId: datasetFiles.uploadId })
         .from(datasetFiles)
         .where(eq(datasetFiles.workflowId, workflowId))
         .orderBy(asc(datasetFiles.idx));

@@ -1,5 +1,8 @@
 import type { ArtifactStore } from '../db/artifacts.ts';
 import type { FileSummary } from './step-logic.ts';
+
+/** An uploaded file as the cache lists it: its summary, and the upload holding its bytes when it was streamed in. */
+export type ListedFile = FileSummary & { uploadId?: string };
 import type { Asset, ClassificationSummary, DependencyEdge, DependencyNode, DependencySummary, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
@@ -45,7 +48,7 @@ interface Entry {
   /** Parsed tables: derived from the workflow's files, which never change, so always current. */
   tables?: unknown;
   /** The uploaded files' names, formats and sizes: the first step lists them, their size decides where the steps run. */
-  files?: FileSummary[];
+  files?: ListedFile[];
   /** Stored artefacts with the version they had when cached: parsed, or as the JSON bytes a step worker made or needs. */
   artifacts: Map<string, Cached>;
 }
@@ -108,7 +111,7 @@ export class ArtifactCache {
   }
 
   /** The workflow's uploaded files without their content, read once (they never change). */
-  async files(workflowId: string, load: () => Promise<FileSummary[]>): Promise<FileSummary[]> {
+  async files(workflowId: string, load: () => Promise<ListedFile[]>): Promise<ListedFile[]> {
     const entry = this.entry(workflowId);
     entry.files ??= await load();
     return entry.files;
@@ -118,7 +121,7 @@ export class ArtifactCache {
    * Keeps what a create learnt of its upload: its files, and the parsed tables when the steps run
    * here (step workers parse the files themselves), so the first step parses nothing.
    */
-  primeUpload(workflowId: string, files: FileSummary[], tables: unknown): void {
+  primeUpload(workflowId: string, files: ListedFile[], tables: unknown): void {
     const entry = this.entry(workflowId);
     entry.files = files;
     if (this.options.keepTables !== false && tables) entry.tables = tables;

@@ -338,7 +338,7 @@ export class WorkflowEngine {
     }
     this.deps.artifacts?.primeUpload(
       id,
-      request.files.map((f) => ({ name: f.name, format: f.format, bytes: fileSize(f) })),
+      request.files.map((f) => ({ name: f.name, format: f.format, bytes: fileSize(f), ...(f.upload ? { uploadId: f.upload.id } : {}) })),
       request.tables,
     );
     const actor = createActor(this.machine, { snapshot: first.persisted as WorkflowSnapshot, input });

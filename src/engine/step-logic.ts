@@ -28,6 +28,15 @@ export interface FileSummary {
   bytes: number;
 }
 
+/**
+ * Names the files of one create request by the uploads streamed in for it (unique to that request),
+ * so a step thread can find the tables it parsed when it checked them; null when none was streamed.
+ */
+export function uploadKey(files: readonly { uploadId?: string | null }[]): string | null {
+  const ids = files.flatMap((f) => (f.uploadId ? [f.uploadId] : []));
+  return ids.length > 0 ? `upload:${ids.sort().join(',')}` : null;
+}
+
 /** What a step may load before its handler runs: the parsed upload, an earlier step's stored output, or the staged assets. */
 type Inputs = Artifacts & { tables: Table[]; graphAssets: GraphAsset[] };
 
@@ -183,16 +192,10 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
   dependency_analysis: defineStep({
     needs: ['analysis', 'validation', 'mappings', 'assets'],
     run: async ({ io, workflowId, analysis, validation, mappings, assets }) => {
-      // Only the relation and flow tables make edges: the asset tables (most of a big export) are let
-      // go before the staged assets are read, so the two are never held at once.
-      const roles = new Map(analysis.tables.map((t) => [t.table, t.role]));
-      const tables = (await io.load('tables')).filter((t) => roles.get(t.id) === 'relations' || roles.get(t.id) === 'flows');
-      // A workflow classified by an older version has its assets in the artefact, none staged.
-      let classified = assets.assets ?? (await io.load('graphAssets'));
-      const restaged = classified.length !== assets.count && !assets.assets;
-      if (restaged) classified = await restageAssets(io, workflowId, { analysis, validation, mappings }, assets.count);
-      const result = analyseDependencies(tables, analysis, mappings.mappings, classified);
-      await io.stage(encodeInventory('dependencies', workflowId, result.edges.map(edgeRow)));
+      // The graph's inputs (the relation tables, the assets' graph views: 107 MB at 300k assets) are
+      // let go before its edges are staged, and the edges are encoded one by one, not copied first.
+      const { result, restaged } = await buildGraph(io, workflowId, { analysis, validation, mappings, assets });
+      await io.stage(encodeInventory('dependencies', workflowId, mapEach(result.edges, edgeRow)));
       return { ...result, restaged };
     },
     saveAs: 'dependencies',
@@ -213,6 +216,19 @@ export const COMPUTE_STEPS: Record<ComputePhase, StepDefinition> = {
     },
   }),
 };
+
+/** The dependency graph of the staged assets and the relation and flow tables. */
+async function buildGraph(io: StepIo, workflowId: string, { analysis, validation, mappings, assets }: Pick<Artifacts, 'analysis' | 'validation' | 'mappings' | 'assets'>) {
+  // Only the relation and flow tables make edges: the asset tables (most of a big export) are let
+  // go before the staged assets are read, so the two are never held at once.
+  const roles = new Map(analysis.tables.map((t) => [t.table, t.role]));
+  const tables = (await io.load('tables')).filter((t) => roles.get(t.id) === 'relations' || roles.get(t.id) === 'flows');
+  // A workflow classified by an older version has its assets in the artefact, none staged.
+  let classified = assets.assets ?? (await io.load('graphAssets'));
+  const restaged = classified.length !== assets.count && !assets.assets;
+  if (restaged) classified = await restageAssets(io, workflowId, { analysis, validation, mappings }, assets.count);
+  return { result: analyseDependencies(tables, analysis, mappings.mappings, classified), restaged };
+}
 
 function validationSummary(result: ValidationOutput): JsonObject {
   const totals = result.tables.reduce(

@@ -57,9 +57,10 @@ export class StepPool {
   /**
    * Parses an upload in a worker to check it (an unreadable file rejects with the AppError naming
    * it). The buffers in `move` are moved to the worker, not copied: nothing here may use them after.
+   * With `upload` (uploadKey), the thread keeps the tables for the workflow's first step.
    */
-  async checkUpload(files: StoredFile[], move: ArrayBuffer[] = []): Promise<void> {
-    const result = (await this.piscina.run({ phase: 'check_upload', files }, { transferList: move as never }).catch(this.outOfMemory('Reading the upload', 'upload it again'))) as CheckTaskResult;
+  async checkUpload(files: StoredFile[], move: ArrayBuffer[] = [], upload: string | null = null): Promise<void> {
+    const result = (await this.piscina.run({ phase: 'check_upload', files, upload }, { transferList: move as never }).catch(this.outOfMemory('Reading the upload', 'upload it again'))) as CheckTaskResult;
     if (!result.ok) throw rebuildError(result.error);
   }
 

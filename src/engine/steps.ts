@@ -11,7 +11,7 @@ import type { Phase } from '../machine/table.ts';
 import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { COMPUTE_STEPS, collectStaged, legacyInventory, type ComputePhase, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
+import { COMPUTE_STEPS, collectStaged, legacyInventory, uploadKey, type ComputePhase, type FileSummary, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
 import type { StepPool } from './step-pool.ts';
 import type { StepTask } from './step-worker.ts';
 import { defaultTracer } from './tracing.ts';
@@ -98,8 +98,11 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
   }
 
   /** The workflow's files without their content: listed once, then from the cache. */
-  const filesOf = (workflowId: string) =>
-    cache.files(workflowId, async () => (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes })));
+  const listed = (workflowId: string) =>
+    cache.files(workflowId, async () =>
+      (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes, ...(f.uploadId ? { uploadId: f.uploadId } : {}) })),
+    );
+  const filesOf = async (workflowId: string): Promise<FileSummary[]> => (await listed(workflowId)).map(({ name, format, bytes }) => ({ name, format, bytes }));
 
   /** Inputs from the cache, parsed here; outputs stored through it. */
   const mainThreadIo = (workflowId: string): StepIo => ({
@@ -126,7 +129,9 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       const { workflowId } = input;
       const artifacts: StepTask['artifacts'] = {};
       for (const name of step.needs) if (name !== 'tables' && name !== 'graphAssets') artifacts[name] = await artifactBytes(workflowId, name);
-      const { summary, saves } = await workers.run({ phase, request: request(input), files: await filesOf(workflowId), artifacts }, signal, {
+      const files = await listed(workflowId);
+      const task = { phase, request: request(input), files: files.map(({ name, format, bytes }) => ({ name, format, bytes })), upload: uploadKey(files), artifacts };
+      const { summary, saves } = await workers.run(task, signal, {
         // Read from the database each time: the main thread keeps no copy of a big upload.
         files: () => store.loadFiles(workflowId),
         stage: (kind, parts) => store.stageInventory(workflowId, { kind, chunks: parts }),

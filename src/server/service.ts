@@ -9,6 +9,7 @@ import type { Logger } from '../engine/logger.ts';
 import { INLINE_MAX_UPLOAD_BYTES, type StepHooks } from '../engine/steps.ts';
 import { readFiles, withContent } from '../engine/uploads.ts';
 import { fileSize } from '../db/workflows.ts';
+import { uploadKey } from '../engine/step-logic.ts';
 import type { StepLogic } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
 import { createApp } from './app.ts';
@@ -133,7 +134,7 @@ export function wireService(options: WireOptions) {
     parseUpload: async (files) => {
       const loaded = await withContent(files, (upload) => options.store.readUpload(upload));
       if (!pool || files.reduce((n, f) => n + fileSize(f), 0) <= inlineMax) return readFiles(loaded.files);
-      await pool.checkUpload(loaded.files, loaded.moved);
+      await pool.checkUpload(loaded.files, loaded.moved, uploadKey(files.map((f) => ({ uploadId: f.upload?.id }))));
       return null;
     },
   });

@@ -50,6 +50,19 @@ describe('step pool', () => {
     },
   });
 
+  it('gives the first step the tables it parsed checking a streamed upload, so the step reads and parses nothing', async () => {
+    const { csv } = serviceNowCiCsv({ rows: 40, seed: 3 });
+    const noFiles: StepHost = { ...host(csv), files: () => Promise.reject(new Error('the files were read again')) };
+    await pool.checkUpload([{ name: 'things.csv', format: 'csv', content: utf8(csv) }], [], 'upload:u1');
+    const result = await pool.run({ ...analysisTask('w-checked', csv), upload: 'upload:u1' }, never(), noFiles);
+    expect(result.summary.outputs.cmdb_data).toMatchObject({ records: 40 });
+    // Taken out of the check's entry: the next step finds them under the workflow, not the upload.
+    await pool.run({ ...analysisTask('w-checked', csv), upload: null }, never(), noFiles);
+    // An upload checked without a key is not kept: its step reads the files.
+    await pool.checkUpload([{ name: 'things.csv', format: 'csv', content: utf8(csv) }]);
+    await expect(pool.run({ ...analysisTask('w-unkept', csv), upload: 'upload:u2' }, never(), noFiles)).rejects.toThrow(/the files were read again/);
+  });
+
   it('runs a step in a worker thread and hands back its summary and encoded artefact', async () => {
     const { csv } = serviceNowCiCsv({ rows: 50, seed: 1 });
     const result = await pool.run(analysisTask('w1', csv), never(), host(csv));
