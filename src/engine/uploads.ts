@@ -28,6 +28,8 @@ export class UploadTooLargeError extends AppError {
   }
 }
 
+export type { StoredUpload } from '../db/uploads.ts';
+
 // The edge's text checks: the server validates names, reasons and query values with them.
 export { UNSTORABLE_TEXT_MESSAGE, isStorableText, printable } from '../handlers/storable.ts';
 

@@ -1,10 +1,9 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
-import type { StoredUpload } from '../../db/uploads.ts';
 import type { WorkflowEngine } from '../../engine/engine.ts';
 import type { WorkflowQueries } from '../../engine/queries.ts';
-import { assertJsonDepth, type UploadFile } from '../../engine/uploads.ts';
+import { assertJsonDepth, type StoredUpload, type UploadFile } from '../../engine/uploads.ts';
 import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
 import { apiRoutes, body, correlationHeaders, errors, idempotencyHeaders, json } from '../openapi.ts';
 import { assetSchema, changeEventSchema, dependencySchema, historyItemSchema, mappingSchema, pageOf, quarantinedSchema, stepRunSchema, viewSchema } from '../responses.ts';
