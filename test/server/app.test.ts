@@ -394,6 +394,22 @@ describe('Idempotency-Key', () => {
     expect((await post('/workflows', body, 'bad key with spaces')).status).toBe(400);
   });
 
+  it('reads a raw body over one part whole when it carries a key (its hash needs it), stores it in parts, and replays a repeat', async () => {
+    await engine.stop();
+    ({ engine, app } = wireService({ store, logger: testLogger(), maxUploadBytes: 8 << 20, steps: () => fakeSteps() }));
+    const csv = Buffer.from(`name,ip_address\n${Array.from({ length: 60_000 }, (_, i) => `web${i},10.1.${(i >> 8) & 255}.${i & 255}`).join('\n')}\n`);
+    expect(csv.length).toBeGreaterThan(FILE_PART_BYTES);
+    const raw = () => app.request('/workflows?name=keyed&autoStart=false', { method: 'POST', headers: { 'content-type': 'text/csv', 'idempotency-key': 'raw-1' }, body: csv });
+    const first = await raw();
+    expect(first.status).toBe(201);
+    const again = await raw();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const { id } = (await first.json()) as { id: string };
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    expect(Buffer.from((await store.loadFiles(id))[0]!.content).equals(csv)).toBe(true);
+    expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(Math.ceil(csv.length / FILE_PART_BYTES));
+  });
+
   it('applies a repeated event once', async () => {
     const { id } = (await (await post('/workflows', body)).json()) as { id: string };
     const first = await post(`/workflows/${id}/events`, { type: 'START' }, 'start-1');
