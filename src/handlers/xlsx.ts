@@ -1,6 +1,6 @@
 // Excel workbooks through exceljs. Each sheet with data is a table; RVTools workbooks
 // are cut down to their inventory sheets because the others repeat one row per VM detail.
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import type { Cell, Row, Table } from './types.ts';
 import { uniqueColumns } from './csv.ts';
 
@@ -44,7 +44,9 @@ function headerIndex(rows: Cell[][]): number {
 }
 
 export async function parseWorkbook(file: string, bytes: Uint8Array): Promise<Table[]> {
-  const workbook = new ExcelJS.Workbook();
+  // Loaded on the first workbook: exceljs costs each thread that imports it about 19 MB of memory.
+  const { default: Excel } = await import('exceljs');
+  const workbook = new Excel.Workbook();
   // exceljs types want Node's Buffer; a view over the same memory avoids a copy.
   await workbook.xlsx.load(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as Parameters<ExcelJS.Xlsx["load"]>[0]);
   const sheets = workbook.worksheets.filter((sheet) => sheet.actualRowCount > 0);
