@@ -143,7 +143,13 @@ for (const driver of DRIVERS) {
         // Each phase succeeded exactly once; each killed attempt is on record as interrupted.
         for (const phase of STEP_PHASES) expect(runs.items.filter((r) => r.phase === phase && r.outcome === 'succeeded')).toHaveLength(1);
         const interrupted = runs.items.filter((r) => r.outcome === 'interrupted').map((r) => r.phase);
-        expect(interrupted, JSON.stringify({ killedIn, runs: runs.items.map((r) => [r.phase, r.outcome]) })).toHaveLength(killedIn.length);
+        // A kill that lands just after its phase ended interrupts the next phase instead, except after
+        // the last one: a kill meant for database_integration can land once the workflow completed
+        // (seen in CI: the look before the kill saw it running, the commit came between the two).
+        const missable = killedIn.at(-1) === 'database_integration' ? 1 : 0;
+        const record = JSON.stringify({ killedIn, runs: runs.items.map((r) => [r.phase, r.outcome]) });
+        expect(interrupted.length, record).toBeLessThanOrEqual(killedIn.length);
+        expect(interrupted.length, record).toBeGreaterThanOrEqual(killedIn.length - missable);
         expect(new Set(interrupted).size).toBeGreaterThanOrEqual(3);
       } finally {
         expect(await kill(server, 'SIGTERM')).toBe(0);
