@@ -226,9 +226,14 @@ export class WorkflowQueries {
     }
   }
 
-  /** Streams a raw request body into storage when it is larger than one part (see receiveUpload). */
-  receiveUpload(body: ReadableStream<Uint8Array> | null) {
-    return receiveUpload(body, this.deps.maxUploadBytes, this.deps.store);
+  /** The upload limit per workflow (MAX_UPLOAD_MB). */
+  get maxUploadBytes(): number {
+    return this.deps.maxUploadBytes;
+  }
+
+  /** Streams a request body (or a form's file part) into storage when it is larger than one part (see receiveUpload). */
+  receiveUpload(body: AsyncIterable<Uint8Array> | null, maxBytes = this.deps.maxUploadBytes) {
+    return receiveUpload(body, maxBytes, this.deps.store);
   }
 
   /** Deletes a streamed upload no workflow was created from (best effort: expireUploads deletes it later otherwise). */

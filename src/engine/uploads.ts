@@ -108,23 +108,25 @@ export type UploadSink = Pick<UploadStore, 'newUploadId' | 'putUploadPart' | 'dr
  * `maxBytes` it stops reading, deletes what it wrote and refuses with 413; a body cut off or a
  * failed write deletes what was written too.
  */
-export async function receiveUpload(body: ReadableStream<Uint8Array> | null, maxBytes: number, sink: UploadSink, partBytes = FILE_PART_BYTES): Promise<{ content: Uint8Array } | { upload: StoredUpload }> {
+export async function receiveUpload(
+  body: AsyncIterable<Uint8Array> | null,
+  maxBytes: number,
+  sink: UploadSink,
+  partBytes = FILE_PART_BYTES,
+): Promise<{ content: Uint8Array } | { upload: StoredUpload }> {
   const part = Buffer.allocUnsafeSlow(partBytes);
   let filled = 0;
   let total = 0;
   let uploadId: string | null = null;
   let parts = 0;
-  const reader = body?.getReader();
   const flush = async () => {
     uploadId ??= sink.newUploadId();
     await sink.putUploadPart(uploadId, parts++, part.subarray(0, filled));
     filled = 0;
   };
   try {
-    for (;;) {
-      if (!reader) break;
-      const { done, value } = await reader.read();
-      if (done) break;
+    // Leaving the loop early (over the limit, a failed write) cancels the body's stream.
+    for await (const value of body ?? []) {
       total += value.byteLength;
       if (total > maxBytes) throw new UploadTooLargeError(maxBytes);
       for (let offset = 0; offset < value.byteLength; ) {
@@ -144,7 +146,6 @@ export async function receiveUpload(body: ReadableStream<Uint8Array> | null, max
     if (filled > 0) await flush();
     return { upload: { id: uploadId, sizeBytes: total } };
   } catch (error) {
-    await reader?.cancel().catch(() => {});
     if (uploadId !== null) await sink.dropUpload(uploadId).catch(() => {});
     throw error;
   }

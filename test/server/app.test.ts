@@ -247,6 +247,40 @@ for (const driver of DRIVERS) {
       expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(0);
     });
 
+    it('streams each file of a form larger than one part into upload parts, and refuses a form over the limit keeping none of it', async () => {
+      setup({}, 2 * 1024 * 1024);
+      const rows = Array.from({ length: 60_000 }, (_, i) => `web${i},10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+      const big = Buffer.from(`name,ip_address\n${rows.join('\n')}\n`);
+      expect(big.length).toBeGreaterThan(FILE_PART_BYTES);
+      const form = new FormData();
+      form.append('name', 'streamed form');
+      form.append('autoStart', 'false');
+      form.append('file', new Blob([CSV], { type: 'text/csv' }), 'small.csv');
+      form.append('file', new Blob([big], { type: 'text/csv' }), 'big.csv');
+      const res = await app.request('/workflows', { method: 'POST', body: form });
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const files = await store.loadFiles(id);
+      expect(files.map((f) => f.name)).toEqual(['small.csv', 'big.csv']);
+      expect(Buffer.from(files[1]!.content).equals(big)).toBe(true);
+      const stored = rowsOf<{ name: string; parts: number }>(
+        await store.db.execute(sql`select f.name, (select count(*)::int from upload_parts p where p.upload_id = f.upload_id) as parts from dataset_files f where f.workflow_id = ${id} order by f.idx`),
+      );
+      expect(stored).toEqual([{ name: 'small.csv', parts: 0 }, { name: 'big.csv', parts: Math.ceil(big.length / FILE_PART_BYTES) }]);
+
+      expect(big.length * 2).toBeGreaterThan(2 * 1024 * 1024);
+      // Two files that each fit, but not together: 413 naming the limit per workflow, and the first one's parts are gone.
+      await truncateAll(store);
+      const over = new FormData();
+      over.append('file', new Blob([big]), 'one.csv');
+      over.append('file', new Blob([big]), 'two.csv');
+      const refused = await app.request('/workflows', { method: 'POST', body: over });
+      expect(refused.status).toBe(413);
+      expect(await refused.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('the 2 MB upload limit') });
+      expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(0);
+      expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(0);
+    });
+
     it('answers 400 for a large raw file it cannot read, and deletes the parts it streamed in', async () => {
       setup({}, 8 * 1024 * 1024);
       const res = await app.request('/workflows?name=binary', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: Buffer.alloc(FILE_PART_BYTES * 2, 0) });

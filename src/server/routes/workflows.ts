@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import busboy from 'busboy';
 import type { Context, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { WorkflowEngine } from '../../engine/engine.ts';
 import type { WorkflowQueries } from '../../engine/queries.ts';
-import { assertJsonDepth, type StoredUpload, type UploadFile } from '../../engine/uploads.ts';
+import { UploadTooLargeError, assertJsonDepth, type StoredUpload, type UploadFile } from '../../engine/uploads.ts';
 import { parseWith, type AppDeps, type AppEnv } from '../context.ts';
 import { apiRoutes, body, correlationHeaders, errors, idempotencyHeaders, json } from '../openapi.ts';
 import { assetSchema, changeEventSchema, dependencySchema, historyItemSchema, mappingSchema, pageOf, quarantinedSchema, stepRunSchema, viewSchema } from '../responses.ts';
@@ -58,7 +60,7 @@ async function readJson(c: Context): Promise<unknown> {
 /** Reads the create request in any of its shapes: the JSON envelope, or one raw JSON, CSV or XLSX file. */
 async function readCreate(c: Context, queries: WorkflowQueries): Promise<CreateRequest> {
   const type = mediaType(c);
-  if (type === 'multipart/form-data') return readMultipart(c);
+  if (type === 'multipart/form-data') return c.req.raw.bodyUsed ? readMultipart(c) : streamMultipart(c, queries);
   const query = parseWith(rawUploadQuerySchema, c.req.query(), 'query');
   const raw = async (format: string, body: { content: Uint8Array } | { upload: StoredUpload }): Promise<CreateRequest> => {
     const name = query.filename ?? (query.name && FILE_EXTENSION.test(query.name) ? query.name : `${query.name ?? 'upload'}.${format}`);
@@ -128,7 +130,7 @@ async function readMultipart(c: Context): Promise<CreateRequest> {
   try {
     form = await c.req.parseBody({ all: true });
   } catch (error) {
-    throw new ApiError(400, 'INVALID_MULTIPART', `The multipart/form-data body cannot be read: ${(error as Error).message}.`);
+    throw invalidMultipart(error);
   }
   const files: File[] = [];
   const fields: Record<string, string> = { ...c.req.query() };
@@ -146,6 +148,76 @@ async function readMultipart(c: Context): Promise<CreateRequest> {
     files.map(async (file, i) => ({ name: file.name || `upload-${i + 1}`, content: new Uint8Array(await file.arrayBuffer()) })),
   );
   return { name: query.name ?? upload.map((f) => f.name).join(', '), files: upload, ...uploadOptions(query) };
+}
+
+/**
+ * The same form read as it arrives (busboy): each file part streamed into storage a part at a time
+ * (receiveUpload), so `curl -F file=@big.csv` holds one part of the body at a time, as a raw body
+ * does, and stops at the upload limit. Uploads already written are deleted if the form fails.
+ */
+async function streamMultipart(c: Context, queries: WorkflowQueries): Promise<CreateRequest> {
+  const files: UploadFile[] = [];
+  const fields: Record<string, string> = { ...c.req.query() };
+  const limit = queries.maxUploadBytes;
+  let used = 0;
+  let receiving = Promise.resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let form: busboy.Busboy;
+      try {
+        form = busboy({ headers: { 'content-type': c.req.header('content-type') ?? '' } });
+      } catch (error) {
+        reject(invalidMultipart(error));
+        return;
+      }
+      let failed = false;
+      const fail = (error: unknown) => {
+        failed = true;
+        reject(error);
+      };
+      form.on('field', (key, value) => {
+        fields[key] = value;
+      });
+      form.on('file', (_field, stream, info) => {
+        // After a failure the rest of the form is read and dropped, so the answer can be sent.
+        if (failed) return void stream.resume();
+        const name = info.filename || `upload-${files.length + 1}`;
+        // Parts arrive one after the other; each is read once the one before it is stored.
+        receiving = receiving.then(
+          async () => {
+            const body = await queries.receiveUpload(stream, limit - used).catch((error: unknown) => {
+              stream.resume();
+              // The limit is per workflow: name it, not what was left of it for this file.
+              throw error instanceof UploadTooLargeError ? new UploadTooLargeError(limit) : error;
+            });
+            used += 'content' in body ? body.content.byteLength : body.upload.sizeBytes;
+            files.push({ name, ...body });
+          },
+          (error: unknown) => {
+            stream.resume();
+            throw error;
+          },
+        );
+        receiving.catch(fail);
+      });
+      form.on('error', (error) => fail(invalidMultipart(error)));
+      form.on('close', () => receiving.then(resolve, reject));
+      Readable.fromWeb(c.req.raw.body as never).on('error', (error) => fail(invalidMultipart(error))).pipe(form);
+    });
+  } catch (error) {
+    await receiving.catch(() => {});
+    for (const file of files) if (file.upload) await queries.dropUpload(file.upload.id);
+    throw error;
+  }
+  const query = parseWith(rawUploadQuerySchema, fields, 'form field');
+  if (files.length === 0) {
+    throw new ApiError(400, 'NO_FILES', 'The form has no file part; send each file as its own part, e.g. curl -F file=@servers.csv.');
+  }
+  return { name: query.name ?? files.map((f) => f.name).join(', '), files, ...uploadOptions(query) };
+}
+
+function invalidMultipart(error: unknown): ApiError {
+  return new ApiError(400, 'INVALID_MULTIPART', `The multipart/form-data body cannot be read: ${(error as Error).message}.`);
 }
 
 const ID = { params: idParamSchema };
