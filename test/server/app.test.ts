@@ -132,6 +132,11 @@ for (const driver of DRIVERS) {
       unknown.append('colour', 'blue');
       unknown.append('file', new Blob([CSV]), 'a.csv');
       expect((await app.request('/workflows', { method: 'POST', body: unknown })).status).toBe(400);
+      for (const body of [undefined, '--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nname\nweb01\n']) {
+        const cut = await app.request('/workflows', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, ...(body ? { body } : {}) });
+        expect(cut.status).toBe(400);
+        expect(await cut.json()).toMatchObject({ code: 'INVALID_MULTIPART' });
+      }
     });
 
     it('answers 400 listing the asset types for an unknown ?type=', async () => {

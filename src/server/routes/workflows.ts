@@ -202,7 +202,8 @@ async function streamMultipart(c: Context, queries: WorkflowQueries): Promise<Cr
       });
       form.on('error', (error) => fail(invalidMultipart(error)));
       form.on('close', () => receiving.then(resolve, reject));
-      Readable.fromWeb(c.req.raw.body as never).on('error', (error) => fail(invalidMultipart(error))).pipe(form);
+      const source = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]);
+      source.on('error', (error) => fail(invalidMultipart(error))).pipe(form);
     });
   } catch (error) {
     await receiving.catch(() => {});
