@@ -284,6 +284,13 @@ for (const driver of DRIVERS) {
       expect(await refused.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('the 2 MB upload limit') });
       expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(0);
       expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(0);
+
+      // A text part refused after a large file was streamed in: 400, and its parts are gone too.
+      const badField = new FormData();
+      badField.append('file', new Blob([big]), 'one.csv');
+      badField.append('reviewMappings', 'maybe');
+      expect((await app.request('/workflows', { method: 'POST', body: badField })).status).toBe(400);
+      expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(0);
     });
 
     it('answers 400 for a large raw file it cannot read, and deletes the parts it streamed in', async () => {

@@ -140,14 +140,19 @@ async function readMultipart(c: Context): Promise<CreateRequest> {
       else files.push(item);
     }
   }
+  const upload = await Promise.all(
+    files.map(async (file, i) => ({ name: file.name || `upload-${i + 1}`, content: new Uint8Array(await file.arrayBuffer()) })),
+  );
+  return formRequest(fields, upload);
+}
+
+/** A form's request: its text parts checked as the raw upload's options, and at least one file. */
+function formRequest(fields: Record<string, string>, files: UploadFile[]): CreateRequest {
   const query = parseWith(rawUploadQuerySchema, fields, 'form field');
   if (files.length === 0) {
     throw new ApiError(400, 'NO_FILES', 'The form has no file part; send each file as its own part, e.g. curl -F file=@servers.csv.');
   }
-  const upload = await Promise.all(
-    files.map(async (file, i) => ({ name: file.name || `upload-${i + 1}`, content: new Uint8Array(await file.arrayBuffer()) })),
-  );
-  return { name: query.name ?? upload.map((f) => f.name).join(', '), files: upload, ...uploadOptions(query) };
+  return { name: query.name ?? files.map((f) => f.name).join(', '), files, ...uploadOptions(query) };
 }
 
 /**
@@ -205,16 +210,13 @@ async function streamMultipart(c: Context, queries: WorkflowQueries): Promise<Cr
       const source = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]);
       source.on('error', (error) => fail(invalidMultipart(error))).pipe(form);
     });
+    // Inside the try: a form whose text parts are refused deletes its uploads too.
+    return formRequest(fields, files);
   } catch (error) {
     await receiving.catch(() => {});
     for (const file of files) if (file.upload) await queries.dropUpload(file.upload.id);
     throw error;
   }
-  const query = parseWith(rawUploadQuerySchema, fields, 'form field');
-  if (files.length === 0) {
-    throw new ApiError(400, 'NO_FILES', 'The form has no file part; send each file as its own part, e.g. curl -F file=@servers.csv.');
-  }
-  return { name: query.name ?? files.map((f) => f.name).join(', '), files, ...uploadOptions(query) };
 }
 
 function invalidMultipart(error: unknown): ApiError {
