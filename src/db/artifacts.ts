@@ -1,7 +1,7 @@
 import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Database } from './client.ts';
 import { artifacts, datasetFileParts, datasetFiles } from './schema.ts';
-import { readPartsInto, uploadStore } from './uploads.ts';
+import { readPartsInto, type UploadStore } from './uploads.ts';
 
 export interface StoredFile {
   name: string;
@@ -10,8 +10,7 @@ export interface StoredFile {
 }
 
 /** The bytes a workflow keeps: its uploaded files, and the step outputs too big for the snapshot. */
-export function artifactStore(db: Database) {
-  const uploads = uploadStore(db);
+export function artifactStore(db: Database, uploads: Pick<UploadStore, 'readUpload'>) {
   const where = (workflowId: string, key: string) => and(eq(artifacts.workflowId, workflowId), eq(artifacts.key, key));
 
   /** An artefact's JSON text and version, from whichever column its version of the service wrote. */

@@ -76,7 +76,7 @@ export const datasetFiles = pgTable(
     name: text().notNull(),
     format: text(),
     sizeBytes: bigint({ mode: 'number' }).notNull(),
-    /** The bytes of a file of at most one part; null when they are in upload_parts (uploadId), or in dataset_file_parts (older rows). */
+    /** The bytes of a file of at most one part; null when they are in upload_parts (uploadId) or, for older rows, dataset_file_parts. */
     content: bytea(),
     /** The upload_parts holding a larger file's bytes, stored before the workflow was created. */
     uploadId: text(),
@@ -237,8 +237,9 @@ export const stagedDependencies = pgTable(
 
 /**
  * A file larger than one part, as versions before upload_parts stored it (now only read): a part
- * (FILE_PART_BYTES) a row, each written and read by a statement of its own. PGlite's WebAssembly memory grows to hold a statement's values and never shrinks;
- * a 53 MB upload in one value grew it by 620 MB, in parts by 50 MB.
+ * (FILE_PART_BYTES) a row, each written and read by a statement of its own. PGlite's WebAssembly
+ * memory grows to hold a statement's values and never shrinks; a 53 MB upload in one value grew it
+ * by 620 MB, in parts by 50 MB.
  */
 export const datasetFileParts = pgTable(
   'dataset_file_parts',

@@ -22,16 +22,17 @@ export type WorkflowStore = { readonly db: Database } & WorkflowRowStore &
 
 export function createStore(db: Database): WorkflowStore {
   const history = historyStore(db);
+  const uploads = uploadStore(db);
   return {
     db,
-    ...workflowStore(db, history),
+    ...workflowStore(db, history, uploads),
     ...leaseStore(db),
     ...idempotencyStore(db),
     ...history,
-    ...artifactStore(db),
+    ...artifactStore(db, uploads),
     ...inventoryStore(db),
     ...statsStore(db),
     ...clusterStore(db),
-    ...uploadStore(db),
+    ...uploads,
   };
 }

@@ -4,7 +4,7 @@ import type { TopPhase, WorkflowStatus } from '../machine/table.ts';
 import { rowsOf, type Database } from './client.ts';
 import type { HistoryStore, NewStepRun } from './history.ts';
 import { keysetPage, type Page, type PageRequest } from './paging.ts';
-import { base64, FILE_PART_BYTES, uploadStore, type StoredUpload } from './uploads.ts';
+import { base64, FILE_PART_BYTES, type StoredUpload, type UploadStore } from './uploads.ts';
 import { datasetFiles, stepRuns, workflowTransitions, workflows, type NewTransitionRow, type NewWorkflowRow, type WorkflowRow } from './schema.ts';
 
 /**
@@ -55,8 +55,7 @@ export class VersionConflictError extends AppError {
 }
 
 /** Workflow rows: creation with files, the group commit of changes, reads and listing. */
-export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordStepRuns'>) {
-  const uploads = uploadStore(db);
+export function workflowStore(db: Database, history: Pick<HistoryStore, 'recordStepRuns'>, uploads: Pick<UploadStore, 'storeUpload' | 'dropUpload'>) {
 
   /** The create statement of createWorkflow, its large files' bytes already stored as uploads. */
   async function insertWorkflow(row: NewWorkflowRow, transitions: NewTransitionRow | NewTransitionRow[], files: NewDatasetFile[]): Promise<number[]> {

@@ -1,9 +1,9 @@
 import type { ArtifactStore } from '../db/artifacts.ts';
 import type { FileSummary } from './step-logic.ts';
+import type { Asset, ClassificationSummary, DependencyEdge, DependencyNode, DependencySummary, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** An uploaded file as the cache lists it: its summary, and the upload holding its bytes when it was streamed in. */
 export type ListedFile = FileSummary & { uploadId?: string };
-import type { Asset, ClassificationSummary, DependencyEdge, DependencyNode, DependencySummary, MappingOutput, SourceAnalysis, ValidationOutput } from '../handlers/types.ts';
 
 /** The stored output of each step, by name, with the key it is stored under (overwritten when the step re-runs). */
 export const ARTIFACT = {

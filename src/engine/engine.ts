@@ -241,8 +241,7 @@ export class WorkflowEngine {
     void this.leases.release(idle.map((l) => l.id));
   }
 
-  /** The instances sharing the database that wrote a heartbeat within the timeout. */
-  /** The instances that wrote a heartbeat lately, read through `store` (default: the engine's). */
+  /** The instances sharing the database that wrote a heartbeat within the timeout, read through `store` (default: the engine's). */
   liveInstances(store: Pick<WorkflowStore, 'liveInstances'> = this.deps.store): Promise<LiveInstance[]> {
     return store.liveInstances(this.leases.deadAfterMs);
   }

@@ -8,7 +8,7 @@ import { isAppError } from '../errors.ts';
 import { StepTimeoutError, TransientError, describeError, toErrorRecord } from '../machine/errors.ts';
 import type { JsonObject, StepInput, StepLogic, StepOutput } from '../machine/machine.ts';
 import type { Phase } from '../machine/table.ts';
-import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts } from './artifacts.ts';
+import { ARTIFACT, ArtifactCache, type ArtifactName, type Artifacts, type ListedFile } from './artifacts.ts';
 import { ArtifactMissingError, isDatabaseUnavailable } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { COMPUTE_STEPS, collectStaged, legacyInventory, uploadKey, type ComputePhase, type FileSummary, type ReviewThresholds, type StepDefinition, type StepIo, type StepRequest } from './step-logic.ts';
@@ -102,7 +102,8 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
     cache.files(workflowId, async () =>
       (await store.listFiles(workflowId)).map((f) => ({ name: f.name, format: f.format, bytes: f.sizeBytes, ...(f.uploadId ? { uploadId: f.uploadId } : {}) })),
     );
-  const filesOf = async (workflowId: string): Promise<FileSummary[]> => (await listed(workflowId)).map(({ name, format, bytes }) => ({ name, format, bytes }));
+  const summaries = (files: ListedFile[]): FileSummary[] => files.map(({ name, format, bytes }) => ({ name, format, bytes }));
+  const filesOf = async (workflowId: string) => summaries(await listed(workflowId));
 
   /** Inputs from the cache, parsed here; outputs stored through it. */
   const mainThreadIo = (workflowId: string): StepIo => ({
@@ -130,7 +131,7 @@ export function createStepBodies(deps: StepDeps): Record<Phase, StepBody> {
       const artifacts: StepTask['artifacts'] = {};
       for (const name of step.needs) if (name !== 'tables' && name !== 'graphAssets') artifacts[name] = await artifactBytes(workflowId, name);
       const files = await listed(workflowId);
-      const task = { phase, request: request(input), files: files.map(({ name, format, bytes }) => ({ name, format, bytes })), upload: uploadKey(files), artifacts };
+      const task = { phase, request: request(input), files: summaries(files), upload: uploadKey(files), artifacts };
       const { summary, saves } = await workers.run(task, signal, {
         // Read from the database each time: the main thread keeps no copy of a big upload.
         files: () => store.loadFiles(workflowId),

@@ -129,8 +129,8 @@ export function wireService(options: WireOptions) {
   const queries = new WorkflowQueries({
     store: options.store,
     maxUploadBytes: options.maxUploadBytes,
-    // A big upload is parsed in a step worker (at 300,000 rows, 1.2 s and 250 MB off the API's thread); its first step parses it there again.
-    // A streamed upload is read back from its parts into a buffer that is moved to the worker.
+    // A big upload is parsed in a step worker (at 300,000 rows, 1.2 s and 250 MB off the API's thread). A streamed
+    // one is read back from its parts into a buffer moved to the worker, which keeps the tables for the first step.
     parseUpload: async (files) => {
       const loaded = await withContent(files, (upload) => options.store.readUpload(upload));
       if (!pool || files.reduce((n, f) => n + fileSize(f), 0) <= inlineMax) return readFiles(loaded.files);
