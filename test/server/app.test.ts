@@ -456,6 +456,24 @@ describe('Idempotency-Key', () => {
     expect(rowsOf<{ n: number }>(await store.db.execute(sql`select count(*)::int as n from upload_parts`))[0]!.n).toBe(Math.ceil(csv.length / FILE_PART_BYTES));
   });
 
+  it('reads a form its key already read, and replays a repeat', async () => {
+    const form = new FormData();
+    form.append('autoStart', 'false');
+    form.append('file', new Blob([CSV], { type: 'text/csv' }), 'keyed.csv');
+    // The same bytes twice, as a client's retry sends them (a new FormData would get a new boundary).
+    const encoded = new Request('http://local/', { method: 'POST', body: form });
+    const bytes = await encoded.arrayBuffer();
+    const headers = { 'content-type': encoded.headers.get('content-type')!, 'idempotency-key': 'form-1' };
+    const send = () => app.request('/workflows', { method: 'POST', headers, body: bytes });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const { id } = (await first.json()) as { id: string };
+    const again = await send();
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await store.loadFiles(id)).map((f) => new TextDecoder().decode(f.content))).toEqual([CSV]);
+    expect((await store.listWorkflows({ limit: 10 })).items).toHaveLength(1);
+  });
+
   it('applies a repeated event once', async () => {
     const { id } = (await (await post('/workflows', body)).json()) as { id: string };
     const first = await post(`/workflows/${id}/events`, { type: 'START' }, 'start-1');

@@ -60,7 +60,7 @@ async function readJson(c: Context): Promise<unknown> {
 /** Reads the create request in any of its shapes: the JSON envelope, or one raw JSON, CSV or XLSX file. */
 async function readCreate(c: Context, queries: WorkflowQueries): Promise<CreateRequest> {
   const type = mediaType(c);
-  if (type === 'multipart/form-data') return c.req.raw.bodyUsed ? readMultipart(c) : streamMultipart(c, queries);
+  if (type === 'multipart/form-data') return readMultipart(c, queries);
   const query = parseWith(rawUploadQuerySchema, c.req.query(), 'query');
   const raw = async (format: string, body: { content: Uint8Array } | { upload: StoredUpload }): Promise<CreateRequest> => {
     const name = query.filename ?? (query.name && FILE_EXTENSION.test(query.name) ? query.name : `${query.name ?? 'upload'}.${format}`);
@@ -120,32 +120,6 @@ function uploadOptions(query: RawUploadQuery): Pick<CreateRequest, 'options' | '
   };
 }
 
-/**
- * A browser form or `curl -F file=@a.csv -F file=@b.csv`: every file part is an uploaded file (its
- * format from its name, else sniffed); text parts are the raw upload's options (name,
- * reviewMappings, autoStart), which the query string may give too.
- */
-async function readMultipart(c: Context): Promise<CreateRequest> {
-  let form: Record<string, string | File | (string | File)[]>;
-  try {
-    form = await c.req.parseBody({ all: true });
-  } catch (error) {
-    throw invalidMultipart(error);
-  }
-  const files: File[] = [];
-  const fields: Record<string, string> = { ...c.req.query() };
-  for (const [key, value] of Object.entries(form)) {
-    for (const item of Array.isArray(value) ? value : [value]) {
-      if (typeof item === 'string') fields[key] = item;
-      else files.push(item);
-    }
-  }
-  const upload = await Promise.all(
-    files.map(async (file, i) => ({ name: file.name || `upload-${i + 1}`, content: new Uint8Array(await file.arrayBuffer()) })),
-  );
-  return formRequest(fields, upload);
-}
-
 /** A form's request: its text parts checked as the raw upload's options, and at least one file. */
 function formRequest(fields: Record<string, string>, files: UploadFile[]): CreateRequest {
   const query = parseWith(rawUploadQuerySchema, fields, 'form field');
@@ -156,11 +130,16 @@ function formRequest(fields: Record<string, string>, files: UploadFile[]): Creat
 }
 
 /**
- * The same form read as it arrives (busboy): each file part streamed into storage a part at a time
- * (receiveUpload), so `curl -F file=@big.csv` holds one part of the body at a time, as a raw body
- * does, and stops at the upload limit. Uploads already written are deleted if the form fails.
+ * A browser form or `curl -F file=@a.csv -F file=@b.csv`: every file part is an uploaded file (its
+ * format from its name, else sniffed); text parts are the raw upload's options (name,
+ * reviewMappings, autoStart), which the query string may give too. Read as it arrives (busboy):
+ * each file part is streamed into storage a part at a time (receiveUpload), so the process holds
+ * one part of the body at a time, as with a raw body, and stops at the upload limit. Uploads
+ * already written are deleted if the form fails. A body an Idempotency-Key's hash read already is
+ * read from memory the same way.
  */
-async function streamMultipart(c: Context, queries: WorkflowQueries): Promise<CreateRequest> {
+async function readMultipart(c: Context, queries: WorkflowQueries): Promise<CreateRequest> {
+  const body = c.req.raw.bodyUsed ? [new Uint8Array(await c.req.arrayBuffer())] : c.req.raw.body;
   const files: UploadFile[] = [];
   const fields: Record<string, string> = { ...c.req.query() };
   const limit = queries.maxUploadBytes;
@@ -207,7 +186,7 @@ async function streamMultipart(c: Context, queries: WorkflowQueries): Promise<Cr
       });
       form.on('error', (error) => fail(invalidMultipart(error)));
       form.on('close', () => receiving.then(resolve, reject));
-      const source = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]);
+      const source = body === null ? Readable.from([]) : Array.isArray(body) ? Readable.from(body) : Readable.fromWeb(body as never);
       source.on('error', (error) => fail(invalidMultipart(error))).pipe(form);
     });
     // Inside the try: a form whose text parts are refused deletes its uploads too.
